@@ -1,0 +1,15 @@
+from __future__ import annotations
+
+from django.apps import AppConfig
+
+
+class RevyConfig(AppConfig):
+    name = "revy.contrib.django"
+    label = "revy"
+    verbose_name = "Revy revision history"
+    default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from revy.contrib.django import checks, receivers  # noqa: F401  (checks register themselves)
+
+        receivers.connect_deletion_targets()

@@ -1,0 +1,49 @@
+"""System checks for revy's configuration."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.apps import apps
+from django.core import checks
+from django.db import models
+
+from revy.contrib.django import conf
+
+
+@checks.register()
+def check_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    errors: list[checks.CheckMessage] = []
+    if not apps.is_installed("django.contrib.contenttypes"):
+        errors.append(
+            checks.Error(
+                "revy needs django.contrib.contenttypes in INSTALLED_APPS.",
+                hint="Add 'django.contrib.contenttypes' to INSTALLED_APPS.",
+                id="revy.E001",
+            )
+        )
+    for setting, label, base_name in (
+        (conf.REVISION_MODEL_SETTING, conf.revision_model_label(), "AbstractRevision"),
+        (conf.OBJECT_DELTA_MODEL_SETTING, conf.object_delta_model_label(), "AbstractObjectDelta"),
+        (conf.ATTRIBUTE_DELTA_MODEL_SETTING, conf.attribute_delta_model_label(), "AbstractAttributeDelta"),
+    ):
+        from revy.contrib.django import models as revy_models
+
+        base: type[models.Model] = getattr(revy_models, base_name)
+        try:
+            model = apps.get_model(label)
+        except (LookupError, ValueError):
+            errors.append(checks.Error(f"{setting} = {label!r} names no installed model.", id="revy.E002"))
+            continue
+        if not issubclass(model, base):
+            errors.append(
+                checks.Error(
+                    f"{setting} = {label!r} must subclass revy.contrib.django.models.{base_name}.",
+                    id="revy.E003",
+                )
+            )
+    try:
+        conf.json_encoder()
+    except ImportError as error:
+        errors.append(checks.Error(f"REVY_JSON_ENCODER cannot be imported: {error}", id="revy.E004"))
+    return errors

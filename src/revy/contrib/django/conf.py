@@ -1,0 +1,65 @@
+"""revy's settings, each read here and nowhere else, with its default beside it.
+
+``REVY_REVISION_MODEL`` (``"revy.Revision"``), ``REVY_OBJECT_DELTA_MODEL``
+(``"revy.ObjectDelta"``), ``REVY_ATTRIBUTE_DELTA_MODEL``
+(``"revy.AttributeDelta"``)
+    Swap revy's models for your own, built from the abstract bases in
+    ``revy.contrib.django.models``. Set them before your first migration.
+
+``REVY_JSON_ENCODER`` (``"revy.contrib.django.encoding.RevyJSONEncoder"``)
+    Dotted path of the ``json.JSONEncoder`` subclass that stores field values.
+
+``REVY_DELETION_CHUNK_SIZE`` (``1000``)
+    How many cascaded objects are fetched, and their deltas written, per step.
+
+``REVY_HISTORY_ATTRIBUTE`` (``"history"``)
+    Name of the history manager added to tracked models.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+from django.conf import settings
+from django.utils.module_loading import import_string
+
+REVISION_MODEL_SETTING = "REVY_REVISION_MODEL"
+OBJECT_DELTA_MODEL_SETTING = "REVY_OBJECT_DELTA_MODEL"
+ATTRIBUTE_DELTA_MODEL_SETTING = "REVY_ATTRIBUTE_DELTA_MODEL"
+
+
+# Migrations name the swappable models through ``settings.REVY_*_MODEL``, as
+# Django's own do with AUTH_USER_MODEL, so the defaults must exist there.
+for _name, _default in (
+    (REVISION_MODEL_SETTING, "revy.Revision"),
+    (OBJECT_DELTA_MODEL_SETTING, "revy.ObjectDelta"),
+    (ATTRIBUTE_DELTA_MODEL_SETTING, "revy.AttributeDelta"),
+):
+    if not hasattr(settings, _name):
+        setattr(settings, _name, _default)
+
+
+def revision_model_label() -> str:
+    return settings.REVY_REVISION_MODEL  # type: ignore[no-any-return]
+
+
+def object_delta_model_label() -> str:
+    return settings.REVY_OBJECT_DELTA_MODEL  # type: ignore[no-any-return]
+
+
+def attribute_delta_model_label() -> str:
+    return settings.REVY_ATTRIBUTE_DELTA_MODEL  # type: ignore[no-any-return]
+
+
+@cache
+def json_encoder() -> type[Any]:
+    return import_string(getattr(settings, "REVY_JSON_ENCODER", "revy.contrib.django.encoding.RevyJSONEncoder"))
+
+
+def deletion_chunk_size() -> int:
+    return int(getattr(settings, "REVY_DELETION_CHUNK_SIZE", 1000))
+
+
+def history_attribute() -> str:
+    return getattr(settings, "REVY_HISTORY_ATTRIBUTE", "history")

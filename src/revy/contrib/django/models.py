@@ -1,0 +1,205 @@
+"""revy's models: revisions, object deltas and attribute deltas.
+
+Each has an abstract base to build a swapped model from (see ``conf``), and a
+``get_*_model()`` helper that returns the model in use. The deletion handlers
+(``CASCADE``, ``SET``, ``SET_NULL``, ``SET_DEFAULT``) and ``ObjectSnapshot``
+are importable from here too.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.apps import apps
+from django.contrib.contenttypes.fields import GenericForeignKey
+from django.contrib.contenttypes.models import ContentType
+from django.db import models
+from django.utils import timezone
+
+from revy.contrib.django import conf
+from revy.contrib.django.deletion import CASCADE, SET, SET_DEFAULT, SET_NULL
+from revy.contrib.django.managers import AttributeDeltaQuerySet, ObjectDeltaQuerySet, RevisionQuerySet
+
+__all__ = [
+    "CASCADE",
+    "SET",
+    "SET_DEFAULT",
+    "SET_NULL",
+    "AbstractAttributeDelta",
+    "AbstractObjectDelta",
+    "AbstractRevision",
+    "AttributeDelta",
+    "ObjectDelta",
+    "Revision",
+    "get_attribute_delta_model",
+    "get_object_delta_model",
+    "get_revision_model",
+]
+
+
+class StoredJSONField(models.JSONField):
+    """The JSON column of deltas, encoded with ``REVY_JSON_ENCODER``."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("encoder", conf.json_encoder())
+        super().__init__(*args, **kwargs)
+
+    def deconstruct(self) -> Any:
+        name, _, args, kwargs = super().deconstruct()
+        kwargs.pop("encoder", None)
+        return name, "revy.contrib.django.models.StoredJSONField", args, kwargs
+
+
+class AbstractRevision(models.Model):
+    """A set of deltas made together, by one or more actors."""
+
+    description = models.TextField(blank=True, default="")
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    objects = RevisionQuerySet.as_manager()
+
+    class Meta:
+        abstract = True
+        ordering = ["-pk"]
+
+    def __str__(self) -> str:
+        return f"Revision {self.pk}: {self.description}" if self.description else f"Revision {self.pk}"
+
+    def actors(self) -> list[Any]:
+        """The distinct actors of this revision's deltas (``None`` for the system).
+
+        One query for the actor keys and one per actor model, however many
+        deltas the revision has.
+        """
+        from revy.contrib.django.history import load_actors
+
+        keys = (
+            get_attribute_delta_model()
+            .objects.filter(revision=self)
+            .values_list("actor_content_type_id", "actor_id")
+            .distinct()
+        )
+        return load_actors(keys)
+
+    def revert(self) -> Any:
+        """Undo this revision: restore what it deleted, put back what it changed.
+
+        Runs atomically and is recorded as a new revision when a context is
+        active. Raises ``revy.RevertConflict`` naming the object and field when
+        a value cannot be put back; then nothing changes. Returns the new
+        revision, or None outside a context.
+        """
+        from revy.contrib.django.history import revert_revision
+
+        return revert_revision(self)
+
+
+class DeltaBase(models.Model):
+    """What object and attribute deltas share: who, what, how and why."""
+
+    ACTION_CHOICES: list[tuple[int, str]] = []
+
+    actor_content_type = models.ForeignKey(
+        ContentType, models.CASCADE, null=True, blank=True, related_name="+", db_index=False
+    )
+    actor_id = models.CharField(max_length=255, null=True, blank=True)
+    actor = GenericForeignKey("actor_content_type", "actor_id")
+    action = models.PositiveSmallIntegerField()
+    description = models.TextField(blank=True, default="")
+    content_type = models.ForeignKey(ContentType, models.CASCADE, related_name="+", db_index=False)
+    content_id = models.CharField(max_length=255)
+    content_object = GenericForeignKey("content_type", "content_id")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        abstract = True
+
+
+class AbstractObjectDelta(DeltaBase):
+    """One create, update or delete of one object."""
+
+    ACTION_CREATE = 1
+    ACTION_UPDATE = 2
+    ACTION_DELETE = 3
+    ACTION_CHOICES = [(ACTION_CREATE, "create"), (ACTION_UPDATE, "update"), (ACTION_DELETE, "delete")]
+
+    revision = models.ForeignKey(conf.revision_model_label(), models.CASCADE, related_name="object_deltas")
+
+    objects = ObjectDeltaQuerySet.as_manager()
+
+    class Meta:
+        abstract = True
+        ordering = ["-pk"]
+        indexes = [
+            models.Index(fields=["content_type", "content_id", "id"]),
+            models.Index(fields=["actor_content_type", "actor_id"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_action_display()} {self.content_type_id}:{self.content_id}"
+
+    def get_action_display(self) -> str:
+        return dict(self.ACTION_CHOICES).get(self.action, str(self.action))
+
+
+class AbstractAttributeDelta(DeltaBase):
+    """One field of one object set (to ``new_value``) or unset (from ``old_value``)."""
+
+    ACTION_SET = 1
+    ACTION_UNSET = 2
+    ACTION_CHOICES = [(ACTION_SET, "set"), (ACTION_UNSET, "unset")]
+
+    revision = models.ForeignKey(
+        conf.revision_model_label(), models.CASCADE, related_name="attribute_deltas", db_index=False
+    )
+    object_delta = models.ForeignKey(
+        conf.object_delta_model_label(), models.CASCADE, related_name="attribute_deltas"
+    )
+    field_name = models.CharField(max_length=255)
+    old_value = StoredJSONField(null=True, blank=True)
+    new_value = StoredJSONField(null=True, blank=True)
+
+    objects = AttributeDeltaQuerySet.as_manager()
+
+    class Meta:
+        abstract = True
+        ordering = ["-pk"]
+        indexes = [
+            models.Index(fields=["content_type", "content_id", "field_name", "object_delta"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.field_name}: {self.old_value!r} -> {self.new_value!r}"
+
+    def get_action_display(self) -> str:
+        return dict(self.ACTION_CHOICES).get(self.action, str(self.action))
+
+
+class Revision(AbstractRevision):
+    class Meta(AbstractRevision.Meta):
+        swappable = conf.REVISION_MODEL_SETTING
+
+
+class ObjectDelta(AbstractObjectDelta):
+    class Meta(AbstractObjectDelta.Meta):
+        swappable = conf.OBJECT_DELTA_MODEL_SETTING
+
+
+class AttributeDelta(AbstractAttributeDelta):
+    class Meta(AbstractAttributeDelta.Meta):
+        swappable = conf.ATTRIBUTE_DELTA_MODEL_SETTING
+
+
+def get_revision_model() -> type[AbstractRevision]:
+    """The revision model in use (``REVY_REVISION_MODEL``)."""
+    return apps.get_model(conf.revision_model_label(), require_ready=False)  # type: ignore[return-value]
+
+
+def get_object_delta_model() -> type[AbstractObjectDelta]:
+    """The object delta model in use (``REVY_OBJECT_DELTA_MODEL``)."""
+    return apps.get_model(conf.object_delta_model_label(), require_ready=False)  # type: ignore[return-value]
+
+
+def get_attribute_delta_model() -> type[AbstractAttributeDelta]:
+    """The attribute delta model in use (``REVY_ATTRIBUTE_DELTA_MODEL``)."""
+    return apps.get_model(conf.attribute_delta_model_label(), require_ready=False)  # type: ignore[return-value]

@@ -1,0 +1,267 @@
+"""What happens on save and on delete: the receivers that turn changes into deltas.
+
+Receivers are connected per tracked model (and per proxy of one), never for
+every model, so untracked models keep Django's fast delete paths.
+
+Save (``post_save``)
+    A create records every tracked field; an update the fields whose value
+    differs from what the instance was loaded or last saved with (only those
+    in ``update_fields`` when given). The tracker's save is already one
+    transaction (see ``tracking``), so the change and its deltas commit
+    together. ``pre_save`` has nothing to add: the tracker's diff is still
+    there in ``post_save``.
+
+Delete (``pre_delete`` / ``post_delete``)
+    Django sends every ``pre_delete`` of a deletion before any row goes, then
+    one ``post_delete`` per row, all in one transaction. ``pre_delete`` takes
+    the before-image (the row still exists, so a deferred field can still be
+    read) into the deletion's plan; the last ``post_delete`` writes the whole
+    plan in bulk, chunk by chunk for large cascades.
+
+Deletion handlers (``revy.signals``)
+    revy's ``CASCADE`` marks the objects it cascades to, so their deltas are
+    attributed to the system and described by ``deletion_description``;
+    revy's ``SET*`` handlers add an UPDATE of the foreign key to the plan.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import connections, models
+from django.db.models.signals import post_delete, post_save, pre_delete
+
+from revy import signals
+from revy.context import Context
+from revy.contrib.django import conf, writer
+from revy.contrib.django.tracking import TRACKER_NAME, TrackingSpec, spec_for, tracked_models
+from revy.contrib.django.writer import AttributeEntry, ObjectEntry
+
+ACTION_CREATE, ACTION_UPDATE, ACTION_DELETE = 1, 2, 3
+ACTION_SET, ACTION_UNSET = 1, 2
+PLAN_ATTRIBUTE = "_revy_deletion_plan"
+CASCADED_ATTRIBUTE = "_revy_cascaded"
+
+
+def connect(model: type[models.Model]) -> None:
+    """Record saves and deletes of ``model`` (a tracked model or a proxy of one)."""
+    uid = f"revy:{model._meta.label}"
+    post_save.connect(record_save, sender=model, weak=False, dispatch_uid=uid)
+    pre_delete.connect(plan_delete, sender=model, weak=False, dispatch_uid=uid)
+    post_delete.connect(record_delete, sender=model, weak=False, dispatch_uid=uid)
+
+
+def connect_deletion_targets() -> None:
+    """Watch deletions of the targets of revy's SET handlers, tracked or not.
+
+    Their ``post_delete`` is where the UPDATE deltas of those handlers are written.
+    """
+    from revy.contrib.django.deletion import SETS_FIELD
+
+    for model in tracked_models():
+        for field in model._meta.concrete_fields:
+            if field.remote_field is not None and getattr(field.remote_field.on_delete, SETS_FIELD, False):
+                target = field.remote_field.model
+                if isinstance(target, type) and spec_for(target) is None:
+                    connect(target)
+
+
+# Save
+
+
+def record_save(
+    sender: type[models.Model],
+    instance: models.Model,
+    created: bool,
+    raw: bool,
+    using: str,
+    update_fields: frozenset[str] | None,
+    **kwargs: Any,
+) -> None:
+    if raw or Context.is_disabled():
+        return
+    spec = spec_for(sender)
+    assert spec is not None
+    if created:
+        values = [(f, None, getattr(instance, f.attname)) for f in spec.fields]
+    else:
+        values = changed_values(spec, instance, update_fields)
+    if not values:
+        return
+    actor = Context.get_actor()
+    description = Context.get_attribute_delta_description()
+    attribution: dict[str, tuple[Any, str]] = instance.__dict__.get("_revy_attribution") or {}
+    entry = ObjectEntry(
+        spec.model,
+        instance.pk,
+        ACTION_CREATE if created else ACTION_UPDATE,
+        actor,
+        Context.get_object_delta_description(),
+        [
+            AttributeEntry(f.name, ACTION_SET, *attribution.get(f.attname, (actor, description)), old, new)
+            for f, old, new in values
+        ],
+    )
+    writer.write(using, [entry])
+    for f, _, _ in values:
+        attribution.pop(f.attname, None)
+
+
+_MISSING = object()
+
+
+def changed_values(
+    spec: TrackingSpec, instance: models.Model, update_fields: frozenset[str] | None
+) -> list[tuple[models.Field, Any, Any]]:
+    """(field, old, new) of every tracked field this save changed."""
+    saved = getattr(instance, "_" + TRACKER_NAME).saved_data
+    loaded = instance.__dict__
+    changes = []
+    for f in spec.fields:
+        attname = f.attname
+        if attname not in loaded:  # deferred and never read: unchanged
+            continue
+        if update_fields is not None and f.name not in update_fields and attname not in update_fields:
+            continue
+        old = saved.get(attname, _MISSING)
+        new = loaded[attname]
+        if old is _MISSING or old != new:
+            changes.append((f, None if old is _MISSING else old, new))
+    return changes
+
+
+# Delete
+
+
+class DeletionPlan:
+    """The deltas of one deletion, gathered while Django collects and deletes."""
+
+    def __init__(self, collector: Any = None):
+        self.collector = collector
+        self.block: Any = None
+        self.expected = 0
+        self.entries: list[ObjectEntry] = []
+        self.updates: list[ObjectEntry] = []
+
+
+def _atomic_block(using: str) -> Any:
+    blocks = connections[using].atomic_blocks
+    return blocks[-1] if blocks else None
+
+
+def _plan_in_transaction(holder: Any, using: str) -> DeletionPlan:
+    """The plan of the deletion running now, for pre_delete/post_delete."""
+    plan: DeletionPlan | None = holder.__dict__.get(PLAN_ATTRIBUTE)
+    block = _atomic_block(using)
+    if plan is None or (plan.block is not None and plan.block is not block):
+        plan = holder.__dict__[PLAN_ATTRIBUTE] = DeletionPlan()
+    plan.block = block
+    return plan
+
+
+def _plan_while_collecting(holder: Any, collector: Any) -> DeletionPlan:
+    """The plan of the deletion ``collector`` is collecting, for revy's handlers."""
+    plan: DeletionPlan | None = holder.__dict__.get(PLAN_ATTRIBUTE)
+    if plan is None or plan.collector is not collector:
+        plan = holder.__dict__[PLAN_ATTRIBUTE] = DeletionPlan(collector)
+    return plan
+
+
+def plan_delete(sender: type[models.Model], instance: models.Model, using: str, **kwargs: Any) -> None:
+    if Context.is_disabled():
+        return
+    plan = _plan_in_transaction(kwargs.get("origin") or instance, using)
+    plan.expected += 1
+    spec = spec_for(sender)
+    if spec is None:
+        return
+    cascaded = instance.__dict__.pop(CASCADED_ATTRIBUTE, False)
+    saved = getattr(instance, "_" + TRACKER_NAME).saved_data
+    plan.entries.append(
+        ObjectEntry(
+            spec.model,
+            instance.pk,
+            ACTION_DELETE,
+            None if cascaded else Context.get_actor(),
+            Context.get_deletion_description() if cascaded else Context.get_object_delta_description(),
+            [
+                AttributeEntry(
+                    f.name,
+                    ACTION_UNSET,
+                    None if cascaded else Context.get_actor(),
+                    Context.get_deletion_description() if cascaded else Context.get_attribute_delta_description(),
+                    saved[f.attname] if f.attname in saved else getattr(instance, f.attname),
+                    None,
+                )
+                for f in spec.fields
+            ],
+        )
+    )
+    if len(plan.entries) >= conf.deletion_chunk_size():
+        writer.write(using, plan.entries)
+        plan.entries = []
+
+
+def record_delete(sender: type[models.Model], instance: models.Model, using: str, **kwargs: Any) -> None:
+    holder = kwargs.get("origin") or instance
+    plan: DeletionPlan | None = holder.__dict__.get(PLAN_ATTRIBUTE)
+    if plan is None or plan.block is not _atomic_block(using):
+        return
+    plan.expected -= 1
+    if plan.expected == 0:
+        del holder.__dict__[PLAN_ATTRIBUTE]
+        writer.write(using, plan.entries + merge_updates(plan.updates))
+
+
+def merge_updates(updates: list[ObjectEntry]) -> list[ObjectEntry]:
+    """One UPDATE per object, however many of its keys the deletion set."""
+    merged: dict[tuple[type[models.Model], Any], ObjectEntry] = {}
+    for entry in updates:
+        key = (entry.model, entry.pk)
+        if key in merged:
+            merged[key].attributes.extend(entry.attributes)
+        else:
+            merged[key] = entry
+    return list(merged.values())
+
+
+# revy's deletion handlers
+
+
+def mark_cascaded(sender: type[models.Model], objects: list[models.Model], **kwargs: Any) -> None:
+    for obj in objects:
+        obj.__dict__[CASCADED_ATTRIBUTE] = True
+
+
+def plan_field_update(
+    sender: type[models.Model],
+    field: models.Field,
+    objects: list[models.Model],
+    value: Any,
+    origin: Any,
+    collector: Any,
+    **kwargs: Any,
+) -> None:
+    spec = spec_for(sender)
+    if spec is None or field not in spec.fields or origin is None:
+        return
+    if isinstance(value, models.Model):
+        value = getattr(value, field.target_field.attname)  # type: ignore[attr-defined]
+    plan = _plan_while_collecting(origin, collector)
+    description = Context.get_deletion_description()
+    plan.updates.extend(
+        ObjectEntry(
+            spec.model,
+            obj.pk,
+            ACTION_UPDATE,
+            None,
+            description,
+            [AttributeEntry(field.name, ACTION_SET, None, description, getattr(obj, field.attname), value)],
+        )
+        for obj in objects
+        if getattr(obj, field.attname) != value
+    )
+
+
+signals.objects_cascaded.connect(mark_cascaded, dispatch_uid="revy.mark_cascaded")
+signals.field_set_on_delete.connect(plan_field_update, dispatch_uid="revy.plan_field_update")

@@ -1,0 +1,219 @@
+"""Which models are tracked, and how: ``RevyTrackedModel`` and ``register()``.
+
+Every tracked model gets its own ``FieldTracker`` (django-model-utils) that
+knows the values each instance was loaded or last saved with; revy's
+receivers read it to record what a save changed. The tracker is also where
+saves become one transaction: while a context records, a tracked
+``save()`` runs in ``transaction.atomic(savepoint=False)``, so the change and
+its deltas commit or roll back together without a SAVEPOINT inside a
+caller's transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import wraps
+from typing import Any, TypeVar
+
+from django.apps import apps
+from django.db import models, router, transaction
+from django.db.models.signals import class_prepared
+from model_utils import FieldTracker
+
+from revy.context import Context, storage
+from revy.errors import RegistrationError
+
+M = TypeVar("M", bound=type[models.Model])
+
+TRACKER_NAME = "revy_tracker"
+
+
+@dataclass(frozen=True)
+class TrackingSpec:
+    """How one concrete model is tracked."""
+
+    model: type[models.Model]
+    fields: tuple[models.Field, ...]
+    options: tuple[tuple[str, ...] | None, tuple[str, ...]]
+
+    @property
+    def attnames(self) -> frozenset[str]:
+        return frozenset(field.attname for field in self.fields)
+
+
+_specs: dict[type[models.Model], TrackingSpec] = {}
+
+
+def spec_for(model: type[models.Model]) -> TrackingSpec | None:
+    """The tracking of ``model`` (or of the concrete model of a proxy), if any."""
+    spec = _specs.get(model)
+    if spec is None and model._meta.proxy:
+        spec = _specs.get(model._meta.concrete_model)  # type: ignore[arg-type]
+    return spec
+
+
+def tracked_models() -> list[type[models.Model]]:
+    """Every concrete model revy tracks."""
+    return list(_specs)
+
+
+class RevyFieldTracker(FieldTracker):
+    """A FieldTracker whose saves are one transaction while revy records."""
+
+    def patch_save(self, model: type[models.Model]) -> None:
+        super().patch_save(model)
+        save_base = model.save_base
+
+        @wraps(save_base)
+        def atomic_save_base(instance: models.Model, *args: Any, **kwargs: Any) -> Any:
+            if kwargs.get("raw") or storage.top is None or Context.is_disabled():
+                return save_base(instance, *args, **kwargs)
+            using = kwargs.get("using") or router.db_for_write(type(instance), instance=instance)
+            with transaction.atomic(using=using, savepoint=False):
+                return save_base(instance, *args, **kwargs)
+
+        model.save_base = atomic_save_base  # type: ignore[method-assign]
+
+
+class RevyTrackedModel(models.Model):
+    """Inherit it to have every change of your model recorded.
+
+    ``revy_fields`` (names to track, default all concrete fields) and
+    ``revy_exclude`` (names to leave out, such as password hashes) are read
+    once, when the model class is prepared::
+
+        class Book(RevyTrackedModel):
+            title = models.CharField(max_length=200)
+            revy_exclude = ("internal_notes",)
+
+    An attribute assigned inside ``Context.via_actor(a)`` keeps ``a`` (and the
+    ``attribute_delta_description`` then active) as the author of its
+    AttributeDelta, even when the instance is saved later by another actor.
+    """
+
+    revy_fields: Iterable[str] | None = None
+    revy_exclude: Iterable[str] = ()
+    _revy_attnames: frozenset[str] = frozenset()
+
+    class Meta:
+        abstract = True
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        super().__setattr__(name, value)
+        if name in self._revy_attnames and "_instance_initialized" in self.__dict__:
+            note_assignment(self, name)
+
+
+def note_assignment(instance: models.Model, attname: str) -> None:
+    """Remember who assigned ``attname`` of ``instance`` (and why), for its AttributeDelta."""
+    attribution: dict[str, tuple[Any, str]] | None = instance.__dict__.get("_revy_attribution")
+    if Context.is_disabled():
+        if attribution:
+            attribution.pop(attname, None)
+        return
+    if attribution is None:
+        attribution = instance.__dict__["_revy_attribution"] = {}
+    attribution[attname] = (Context.get_actor(), Context.get_attribute_delta_description())
+
+
+def register(
+    model: M | None = None,
+    *,
+    fields: Iterable[str] | None = None,
+    exclude: Iterable[str] | None = None,
+) -> Any:
+    """Track a model you do not own, such as ``auth.User``.
+
+    ``revy.register(User, exclude=["password"])``, or as a class decorator
+    (``@revy.register`` / ``@revy.register(exclude=[...])``). Registering again
+    with the same options does nothing; with other options, or a model that
+    cannot be tracked, it raises ``revy.RegistrationError``.
+    """
+    if model is None:
+
+        def decorator(cls: M) -> M:
+            return register(cls, fields=fields, exclude=exclude)  # type: ignore[no-any-return]
+
+        return decorator
+    if not (isinstance(model, type) and issubclass(model, models.Model)):
+        raise RegistrationError(f"revy.register() takes a model class, not {model!r}.")
+    if issubclass(model, RevyTrackedModel):
+        raise RegistrationError(
+            f"{model.__name__} inherits RevyTrackedModel and is tracked already; "
+            "set revy_fields / revy_exclude on it instead of registering it."
+        )
+    _track(model, fields, exclude)
+    return model
+
+
+def _track(model: type[models.Model], fields: Iterable[str] | None, exclude: Iterable[str] | None) -> None:
+    label = model.__name__
+    if model._meta.abstract:
+        raise RegistrationError(f"{label} is abstract; track its concrete subclasses.")
+    if model._meta.proxy:
+        raise RegistrationError(f"{label} is a proxy; register its concrete model, proxies follow it.")
+    if isinstance(fields, str) or isinstance(exclude, str):
+        raise RegistrationError("fields and exclude take a list of field names, not a string.")
+    options = (None if fields is None else tuple(fields), tuple(exclude or ()))
+    existing = _specs.get(model)
+    if existing is not None:
+        if existing.options != options:
+            raise RegistrationError(
+                f"{label} is registered already with fields={existing.options[0]!r}, "
+                f"exclude={existing.options[1]!r}."
+            )
+        return
+    _specs[model] = TrackingSpec(model, _tracked_fields(model, *options), options)
+    tracker = RevyFieldTracker(fields=[field.attname for field in _specs[model].fields])
+    tracker.contribute_to_class(model, TRACKER_NAME)
+    tracker.finalize_class(model)
+    if issubclass(model, RevyTrackedModel):
+        model._revy_attnames = _specs[model].attnames
+    from revy.contrib.django import receivers
+
+    receivers.connect(model)
+    for other in _all_models():
+        if other._meta.proxy and other._meta.concrete_model is model:
+            receivers.connect(other)
+    if apps.models_ready:
+        receivers.connect_deletion_targets()
+
+
+def _tracked_fields(
+    model: type[models.Model], fields: tuple[str, ...] | None, exclude: tuple[str, ...]
+) -> tuple[models.Field, ...]:
+    concrete = {field.name: field for field in model._meta.concrete_fields}
+    unknown = sorted(set(fields or ()).union(exclude) - set(concrete))
+    if unknown:
+        raise RegistrationError(
+            f"{model.__name__} has no concrete field named {', '.join(unknown)}; "
+            f"its fields are {', '.join(concrete)}."
+        )
+    pk_name = model._meta.pk.name  # type: ignore[union-attr]
+    if pk_name in exclude:
+        raise RegistrationError(f"The primary key {pk_name!r} of {model.__name__} is always tracked.")
+    names = list(concrete) if fields is None else [pk_name, *(n for n in fields if n != pk_name)]
+    return tuple(concrete[name] for name in names if name not in exclude)
+
+
+def _all_models() -> Iterable[type[models.Model]]:
+    for app_models in list(apps.all_models.values()):
+        yield from list(app_models.values())
+
+
+def _on_class_prepared(sender: type[models.Model], **kwargs: Any) -> None:
+    if sender._meta.abstract:
+        return
+    if sender._meta.proxy:
+        if spec_for(sender) is not None:
+            from revy.contrib.django import receivers
+
+            receivers.connect(sender)
+        return
+    if issubclass(sender, RevyTrackedModel):
+        _track(sender, sender.revy_fields, tuple(sender.revy_exclude))
+
+
+class_prepared.connect(_on_class_prepared, dispatch_uid="revy.tracking")
+

@@ -1,0 +1,259 @@
+"""Writing deltas: one INSERT for the object deltas of a change, one for their attributes.
+
+Deltas are plain rows, so they are written with plain SQL compiled once per
+table and database: no model instance is built and no field is prepared
+twice. Values are encoded to JSON here, before anything is written, so a
+value the encoder cannot store raises ``revy.EncodingError`` naming the field.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from functools import cache
+from typing import Any
+
+from django.contrib.contenttypes.models import ContentType
+from django.db import connections, models, transaction
+from django.utils import timezone
+
+from revy.context import Context
+from revy.contrib.django import conf
+from revy.errors import EncodingError, RevyError
+
+REVISION_COLUMNS = ("description", "created_at")
+OBJECT_DELTA_COLUMNS = (
+    "revision_id",
+    "actor_content_type_id",
+    "actor_id",
+    "action",
+    "description",
+    "content_type_id",
+    "content_id",
+    "created_at",
+)
+ATTRIBUTE_DELTA_COLUMNS = (
+    "revision_id",
+    "object_delta_id",
+    "actor_content_type_id",
+    "actor_id",
+    "action",
+    "description",
+    "content_type_id",
+    "content_id",
+    "field_name",
+    "old_value",
+    "new_value",
+    "created_at",
+)
+
+
+@dataclass
+class AttributeEntry:
+    name: str
+    action: int
+    actor: Any
+    description: str
+    old_value: Any
+    new_value: Any
+
+
+@dataclass
+class ObjectEntry:
+    model: type[models.Model]
+    pk: Any
+    action: int
+    actor: Any
+    description: str
+    attributes: list[AttributeEntry] = field(default_factory=list)
+
+
+class TableWriter:
+    """INSERTs of rows into one model's table on one database, compiled once."""
+
+    def __init__(self, model: type[models.Model], using: str, columns: tuple[str, ...]):
+        connection = connections[using]
+        self.using = using
+        known = {f.attname: f for f in model._meta.concrete_fields}
+        missing = [name for name in columns if name not in known]
+        if missing:
+            raise RevyError(f"{model._meta.label} lacks the fields {missing}; build it from revy's abstract bases.")
+        pk = model._meta.pk
+        self.pk_column = pk.column  # type: ignore[union-attr]
+        # Fields a swapped model adds take their defaults.
+        self.extra = [
+            f for name, f in known.items() if name not in columns and not (f is pk and f.db_returning)
+        ]
+        qn = connection.ops.quote_name
+        names = [known[name].column for name in columns] + [f.column for f in self.extra]
+        self.row_sql = "(" + ", ".join(["%s"] * len(names)) + ")"
+        self.prefix = f"INSERT INTO {qn(model._meta.db_table)} ({', '.join(qn(n) for n in names)}) VALUES "
+        self.width = len(names)
+        features = connection.features
+        self.returning = features.can_return_columns_from_insert
+        self.bulk_returning = features.can_return_rows_from_bulk_insert
+        # SQLite and PostgreSQL cap the parameters of one statement.
+        max_params = getattr(features, "max_query_params", None) or 65535
+        self.batch_rows = max(1, min(2000, max_params // self.width))
+
+    def _complete(self, rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+        if not self.extra:
+            return rows
+        connection = connections[self.using]
+        defaults = tuple(f.get_db_prep_save(f.get_default(), connection) for f in self.extra)
+        return [row + defaults for row in rows]
+
+    def insert(self, rows: list[tuple[Any, ...]]) -> None:
+        rows = self._complete(rows)
+        with connections[self.using].cursor() as cursor:
+            for start in range(0, len(rows), self.batch_rows):
+                batch = rows[start : start + self.batch_rows]
+                sql = self.prefix + ", ".join([self.row_sql] * len(batch))
+                cursor.execute(sql, [value for row in batch for value in row])
+
+    def insert_returning_ids(self, rows: list[tuple[Any, ...]]) -> list[Any]:
+        rows = self._complete(rows)
+        connection = connections[self.using]
+        qn = connection.ops.quote_name
+        ids: list[Any] = []
+        with connection.cursor() as cursor:
+            if len(rows) > 1 and self.bulk_returning:
+                for start in range(0, len(rows), self.batch_rows):
+                    batch = rows[start : start + self.batch_rows]
+                    sql = self.prefix + ", ".join([self.row_sql] * len(batch))
+                    cursor.execute(f"{sql} RETURNING {qn(self.pk_column)}", [v for row in batch for v in row])
+                    ids.extend(row[0] for row in cursor.fetchall())
+                return ids
+            for row in rows:
+                if self.returning:
+                    cursor.execute(f"{self.prefix}{self.row_sql} RETURNING {qn(self.pk_column)}", row)
+                    ids.append(cursor.fetchone()[0])
+                else:
+                    cursor.execute(self.prefix + self.row_sql, row)
+                    ids.append(connection.ops.last_insert_id(cursor, None, self.pk_column))
+        return ids
+
+
+@dataclass
+class Writers:
+    revision: TableWriter
+    object_delta: TableWriter
+    attribute_delta: TableWriter
+
+
+@cache
+def writers_for(using: str) -> Writers:
+    from revy.contrib.django.models import get_attribute_delta_model, get_object_delta_model, get_revision_model
+
+    return Writers(
+        TableWriter(get_revision_model(), using, REVISION_COLUMNS),
+        TableWriter(get_object_delta_model(), using, OBJECT_DELTA_COLUMNS),
+        TableWriter(get_attribute_delta_model(), using, ATTRIBUTE_DELTA_COLUMNS),
+    )
+
+
+@cache
+def _encoder() -> json.JSONEncoder:
+    return conf.json_encoder()()  # type: ignore[no-any-return]
+
+
+def encode(entry: ObjectEntry, attribute: AttributeEntry, value: Any) -> str | None:
+    if value is None:
+        return None
+    try:
+        return _encoder().encode(value)
+    except (TypeError, ValueError) as error:
+        raise EncodingError(
+            f"{entry.model._meta.label}.{attribute.name} = {value!r} cannot be stored as JSON "
+            f"by {type(_encoder()).__name__} ({error}); set REVY_JSON_ENCODER to an encoder that can."
+        ) from error
+
+
+def content_type_id(model: type[models.Model], using: str) -> int:
+    return ContentType.objects.db_manager(using).get_for_model(model).pk  # type: ignore[no-any-return]
+
+
+def actor_key(actor: Any, using: str) -> tuple[int | None, str | None]:
+    """The (content type id, id text) stored for ``actor``; (None, None) is the system."""
+    if actor is None:
+        return None, None
+    meta = getattr(actor, "_meta", None)
+    if meta is None or actor.pk is None:
+        raise RevyError(f"An actor must be a saved model instance or None, not {actor!r}.")
+    return content_type_id(meta.model, using), str(actor.pk)
+
+
+class PendingRevision:
+    """A revision created under the outermost scope; dropped if its transaction rolls back."""
+
+    __slots__ = ("committed", "pk")
+
+    def __init__(self, pk: Any):
+        self.pk = pk
+        self.committed = False
+
+    def commit(self) -> None:
+        self.committed = True
+
+    def is_live(self, using: str) -> bool:
+        if self.committed:
+            return True
+        # Django drops the on_commit callbacks of rolled-back transactions and savepoints.
+        return any(entry[1] == self.commit for entry in connections[using].run_on_commit)
+
+
+def revision_id(using: str) -> Any:
+    """The revision of the current scope, created at its first delta."""
+    explicit = Context.get_revision()
+    if explicit is not None:
+        if explicit.pk is None:
+            explicit.save(using=using)
+        return explicit.pk
+    shared = Context.outermost_data()
+    assert shared is not None, "deltas are only written inside a context"
+    key = ("revision", using)
+    pending: PendingRevision | None = shared.get(key)
+    if pending is None or not pending.is_live(using):
+        now = connections[using].ops.adapt_datetimefield_value(timezone.now())
+        pk = writers_for(using).revision.insert_returning_ids([(Context.get_revision_description(), now)])[0]
+        pending = shared[key] = PendingRevision(pk)
+        transaction.on_commit(pending.commit, using=using)
+    return pending.pk
+
+
+def write(using: str, entries: list[ObjectEntry]) -> None:
+    """Write ``entries`` and their attributes in the current scope's revision."""
+    if not entries:
+        return
+    # Everything is encoded before the first row is written.
+    encoded = [
+        [(attribute, encode(entry, attribute, attribute.old_value), encode(entry, attribute, attribute.new_value))
+         for attribute in entry.attributes]
+        for entry in entries
+    ]
+    writers = writers_for(using)
+    rev = revision_id(using)
+    now = connections[using].ops.adapt_datetimefield_value(timezone.now())
+    content_types = {entry.model: content_type_id(entry.model, using) for entry in entries}
+    actors: dict[int, tuple[int | None, str | None]] = {}
+
+    def actor_of(actor: Any) -> tuple[int | None, str | None]:
+        key = id(actor)
+        if key not in actors:
+            actors[key] = actor_key(actor, using)
+        return actors[key]
+
+    object_rows = [
+        (rev, *actor_of(entry.actor), entry.action, entry.description or "", content_types[entry.model],
+         str(entry.pk), now)
+        for entry in entries
+    ]
+    ids = writers.object_delta.insert_returning_ids(object_rows)
+    attribute_rows = [
+        (rev, delta_id, *actor_of(attribute.actor), attribute.action, attribute.description or "",
+         content_types[entry.model], str(entry.pk), attribute.name, old, new, now)
+        for entry, delta_id, attributes in zip(entries, ids, encoded, strict=True)
+        for attribute, old, new in attributes
+    ]
+    if attribute_rows:
+        writers.attribute_delta.insert(attribute_rows)

@@ -1,0 +1,10 @@
+import pytest
+from django.contrib.contenttypes.models import ContentType
+
+
+@pytest.fixture(autouse=True)
+def _fresh_content_type_cache():
+    # Test databases are rebuilt between TransactionTestCase runs; a stale
+    # cache would point deltas at content types that no longer exist.
+    ContentType.objects.clear_cache()
+    yield

@@ -1,0 +1,54 @@
+"""Settings of the test suite. REVY_TEST_DB picks the database: sqlite (default), postgres or mariadb."""
+
+import os
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent
+SECRET_KEY = "revy-tests"
+USE_TZ = True
+TIME_ZONE = "UTC"
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+INSTALLED_APPS = [
+    "django.contrib.contenttypes",
+    "django.contrib.auth",
+    "revy.contrib.django",
+    "tests.testapp",
+]
+
+DB = os.environ.get("REVY_TEST_DB", "sqlite")
+# Lets several runs share one machine: each names its own database.
+NAME = os.environ.get("REVY_TEST_DB_NAME", "revy")
+if DB == "sqlite":
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": str(BASE_DIR / f"{NAME}.sqlite3"),
+            "TEST": {"NAME": str(BASE_DIR / f"test_{NAME}.sqlite3")},
+        }
+    }
+elif DB == "postgres":
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.postgresql",
+            "NAME": NAME,
+            "USER": os.environ.get("REVY_PG_USER", "postgres"),
+            "HOST": os.environ.get("REVY_PG_HOST", "127.0.0.1"),
+            "PORT": os.environ.get("REVY_PG_PORT", "5432"),
+        }
+    }
+elif DB == "mariadb":
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.mysql",
+            "NAME": NAME,
+            "USER": os.environ.get("REVY_MARIADB_USER", "root"),
+            "PASSWORD": os.environ.get("REVY_MARIADB_PASSWORD", ""),
+            "HOST": os.environ.get("REVY_MARIADB_HOST", "127.0.0.1"),
+            "PORT": os.environ.get("REVY_MARIADB_PORT", "3306"),
+            "OPTIONS": {"charset": "utf8mb4"},
+            "TEST": {"CHARSET": "utf8mb4", "COLLATION": "utf8mb4_unicode_ci"},
+        }
+    }
+else:
+    raise RuntimeError(f"REVY_TEST_DB must be sqlite, postgres or mariadb, not {DB!r}")

@@ -1,0 +1,120 @@
+import uuid
+from decimal import Decimal
+
+from django.db import models
+
+from revy import RevyTrackedModel
+from revy.contrib.django.models import CASCADE, SET, SET_DEFAULT, SET_NULL
+
+
+class Organization(RevyTrackedModel):
+    """An actor that is not a user, with a UUID primary key."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    name = models.CharField(max_length=100, unique=True)
+
+
+class Category(models.Model):
+    """Untracked, with an int primary key."""
+
+    name = models.CharField(max_length=50)
+
+
+class Tag(models.Model):
+    """Untracked, with a string primary key."""
+
+    code = models.CharField(max_length=20, primary_key=True)
+
+
+class Record(RevyTrackedModel):
+    """Every built-in field type a user is likely to track."""
+
+    title = models.CharField(max_length=200)
+    body = models.TextField(blank=True, default="")
+    count = models.IntegerField(default=0)
+    big = models.BigIntegerField(null=True, blank=True)
+    ratio = models.FloatField(default=0.0)
+    price = models.DecimalField(max_digits=12, decimal_places=4, default=Decimal("0"))
+    active = models.BooleanField(default=True)
+    flag = models.BooleanField(null=True, blank=True)
+    day = models.DateField(null=True, blank=True)
+    moment = models.DateTimeField(null=True, blank=True)
+    clock = models.TimeField(null=True, blank=True)
+    span = models.DurationField(null=True, blank=True)
+    token = models.UUIDField(default=uuid.uuid4)
+    data = models.JSONField(null=True, blank=True)
+    blob = models.BinaryField(null=True, blank=True)
+    email = models.EmailField(blank=True, default="")
+    slug = models.SlugField(blank=True, default="")
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    category = models.ForeignKey(Category, models.SET_NULL, null=True, blank=True)
+    organization = models.ForeignKey(Organization, models.SET_NULL, null=True, blank=True)
+    tag = models.ForeignKey(Tag, models.SET_NULL, null=True, blank=True)
+
+
+class Author(RevyTrackedModel):
+    name = models.CharField(max_length=100, unique=True)
+
+
+class Post(RevyTrackedModel):
+    author = models.ForeignKey(Author, CASCADE, related_name="posts")
+    title = models.CharField(max_length=200)
+
+
+class Comment(RevyTrackedModel):
+    post = models.ForeignKey(Post, CASCADE, related_name="comments")
+    text = models.CharField(max_length=200)
+
+
+def fallback_author():
+    return Author.objects.get_or_create(name="fallback")[0].pk
+
+
+class Review(RevyTrackedModel):
+    """Foreign keys set by revy's SET handlers when their target goes."""
+
+    author = models.ForeignKey(Author, SET_NULL, null=True, related_name="reviews")
+    editor = models.ForeignKey(Author, SET(fallback_author), null=True, related_name="edited_reviews")
+    moderator = models.ForeignKey(Author, SET_DEFAULT, null=True, default=None, related_name="moderated_reviews")
+    score = models.IntegerField(default=0)
+
+
+class Guard(models.Model):
+    """Untracked: protects an author from deletion."""
+
+    author = models.ForeignKey(Author, models.PROTECT, related_name="guards")
+
+
+class Secret(RevyTrackedModel):
+    """Quoted table name, custom primary key name, an excluded field."""
+
+    code = models.CharField(max_length=20, primary_key=True)
+    value = models.CharField(max_length=100)
+    hashed = models.CharField(max_length=100, default="")
+
+    revy_exclude = ("hashed",)
+
+    class Meta:
+        db_table = "order"
+
+
+class AuthorProxy(Author):
+    class Meta:
+        proxy = True
+
+
+class Place(RevyTrackedModel):
+    name = models.CharField(max_length=100)
+
+
+class Restaurant(Place):
+    """Multi-table inheritance."""
+
+    serves_pizza = models.BooleanField(default=False)
+
+
+class Blocker(models.Model):
+    """Untracked: restricts the deletion of a post's author unless the post goes too."""
+
+    author = models.ForeignKey(Author, models.RESTRICT, related_name="blockers")
+    post = models.ForeignKey(Post, CASCADE, related_name="blockers")
