@@ -52,3 +52,13 @@ elif DB == "mariadb":
     }
 else:
     raise RuntimeError(f"REVY_TEST_DB must be sqlite, postgres or mariadb, not {DB!r}")
+
+# A second database, set up only for tests that ask for it (deltas follow their change's alias).
+if DB == "sqlite":
+    DATABASES["other"] = {
+        **DATABASES["default"],
+        "NAME": str(BASE_DIR / f"{NAME}_other.sqlite3"),
+        "TEST": {"NAME": str(BASE_DIR / f"test_{NAME}_other.sqlite3")},
+    }
+else:
+    DATABASES["other"] = {**DATABASES["default"], "NAME": f"{NAME}_other"}

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import threading
 from collections.abc import Callable
 from types import TracebackType
 from typing import Any, TypeVar
@@ -14,7 +15,7 @@ from typing import Any, TypeVar
 import stackholm
 
 from revy.errors import NoActiveContext
-from revy.storage import TaskLocalStorage
+from revy.storage import Frame, TaskLocalStorage
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -36,73 +37,87 @@ storage = TaskLocalStorage()
 class LazyRevision:
     """A revision given as a zero-argument callable, called once when first needed."""
 
-    __slots__ = ("_factory", "_revision")
+    __slots__ = ("_factory", "_lock", "_resolved", "_revision")
 
-    def __init__(self, factory: Callable[[], Any]):
+    def __init__(self, factory: Callable[[], Any]) -> None:
         self._factory = factory
         self._revision: Any = None
+        self._resolved = False
+        # Threads started in a copy of one scope (sync_to_async, executors) share it.
+        self._lock = threading.Lock()
 
     def resolve(self) -> Any:
-        if self._revision is None:
-            self._revision = self._factory()
+        if not self._resolved:
+            with self._lock:
+                if not self._resolved:
+                    self._revision = self._factory()
+                    self._resolved = True
         return self._revision
 
 
-def _get(key: str, default: Any = None) -> Any:
-    return storage.get_value(key, default)
+_get = storage.get_value
 
 
 def _set(key: str, value: Any) -> None:
     if storage.top is None:
-        raise NoActiveContext(f"Context.set_{key}() needs an active context: call it inside `with Context():`.")
+        call = "disable()/enable()" if key == "disabled" else f"set_{key}()"
+        raise NoActiveContext(
+            f"Context.{call} needs an active context: call it inside `with Context():` "
+            "or a function decorated with `@Context()`."
+        )
     storage.set_value(key, value)
 
 
-def _unset(key: str) -> None:
-    if storage.top is not None:
-        storage.unset_value(key)
+class Context(stackholm.Context):
+    """A scope of revy's context stack.
 
+    ``with Context.via_actor(user), Context.via_revision_description("Import"):``
+    attributes every tracked change inside the block to ``user`` and groups
+    them in one revision described "Import". ``Context()`` opens a scope with
+    no values, ``Context.via(**values)`` one with several. A scope works as
+    ``with``, ``async with`` and as a decorator of sync and async functions.
 
-def _reset(key: str) -> None:
-    if storage.top is not None:
-        storage.reset_value(key)
+    Every key K (``revision``, ``revision_description``, ``actor``,
+    ``object_delta_description``, ``attribute_delta_description``,
+    ``deletion_description``) has ``get_K()``, ``set_K(v)`` (in the innermost
+    scope), ``unset_K()`` (the nearest value goes, revealing the outer one),
+    ``reset_K()`` (no value of K stays visible) and ``via_K(v)`` (a new scope
+    holding v). Changes are made in the innermost scope and end with it.
 
-
-class _BaseContext(stackholm.Context):
-    """One scope on the stack, usable as ``with``, ``async with`` and decorator.
-
-    A scope keeps no state of its own once built: each ``with`` or decorated
-    call pushes a fresh frame, so one instance can be entered re-entrantly,
-    recursively and from many tasks at once.
+    Outside any scope tracking is off. Each thread and asyncio task has its
+    own stack: a task starts with the values visible where it was created and
+    never changes its parent's.
     """
+
+    _storage = storage
 
     def __init__(self, **values: Any) -> None:
         super().__init__()
-        unknown = set(values) - KEYS
-        if unknown:
+        if not KEYS.issuperset(values):
+            unknown = values.keys() - KEYS
             raise TypeError(f"Unknown context keys: {', '.join(sorted(unknown))}; known: {', '.join(sorted(KEYS))}.")
-        if callable(values.get("revision")):
-            values["revision"] = LazyRevision(values["revision"])
+        # Only read from here on: one instance can be entered many times at once.
         self._checkpoint_data = values
 
     def __repr__(self) -> str:
-        return f"Context({', '.join(f'{k}={v!r}' for k, v in self._checkpoint_data.items())})"
+        values = ", ".join(f"{k}={v!r}" for k, v in self._checkpoint_data.items())
+        return f"Context({values})"
+
+    # Entering and leaving. A scope keeps no state of its own: each ``with`` or
+    # decorated call pushes a fresh frame, so one instance can be entered
+    # re-entrantly, recursively and from many tasks at once.
 
     def activate(self) -> Context:
-        storage.push_with_values(self, self._checkpoint_data)
-        return self  # type: ignore[return-value]
+        values = self._checkpoint_data
+        revision = values.get("revision")
+        if callable(revision):
+            # One lazy revision per entry: each decorated call resolves its own.
+            values = {**values, "revision": LazyRevision(revision)}
+        storage.enter(self, values)
+        return self
 
     def deactivate(self) -> None:
-        storage.pop_checked(self)
-
-    @property
-    def is_active(self) -> bool:
-        frame = storage.top
-        while frame is not None:
-            if frame.context is self:
-                return True
-            frame = frame.parent
-        return False
+        storage.leave(self)
 
     def __enter__(self) -> Context:
         return self.activate()
@@ -126,8 +141,13 @@ class _BaseContext(stackholm.Context):
     ) -> None:
         self.deactivate()
 
-    def __call__(self, func: F) -> F:  # type: ignore[override]
+    def __call__(self, func: F) -> F:
         """Run every call of ``func`` (sync or async) in a fresh scope."""
+        if inspect.isgeneratorfunction(func) or inspect.isasyncgenfunction(func):
+            # A scope must not stay open across yields: the consumer's code runs there.
+            raise TypeError(
+                f"A Context cannot decorate the generator {func.__qualname__}; use `with` inside it instead."
+            )
         if inspect.iscoroutinefunction(func):
 
             @functools.wraps(func)
@@ -144,31 +164,51 @@ class _BaseContext(stackholm.Context):
 
         return scoped  # type: ignore[return-value]
 
+    @property
+    def index(self) -> int:
+        """The depth of this scope's innermost entry on the current stack."""
+        frame = self._innermost_frame()
+        if frame is None:
+            raise stackholm.ContextIsNotActive(self)
+        return frame.depth
 
-class Context(_BaseContext):
-    """A scope of revy's context stack.
+    @property
+    def is_active(self) -> bool:
+        """True while this scope is entered in the current thread or task."""
+        return self._innermost_frame() is not None
 
-    ``with Context.via_actor(user), Context.via_revision_description("Import"):``
-    makes every tracked change inside the block attributed to ``user`` and
-    grouped in one revision described "Import". ``Context()`` opens a scope
-    with no values; ``Context.via(**values)`` one with several.
+    def _innermost_frame(self) -> Frame | None:
+        frame = storage.top
+        while frame is not None and frame.context is not self:
+            frame = frame.parent
+        return frame
 
-    Outside any scope tracking is off. Values set inside a scope vanish when
-    it is left. Each thread and asyncio task has its own stack: a task starts
-    with the values visible where it was created and never changes its
-    parent's.
-    """
+    # stackholm's generic accessors, kept coherent with the stack above.
+
+    @classmethod
+    def get_checkpoint_value(cls, key: str, default: Any = None) -> Any:
+        return _get(key, default)
+
+    @classmethod
+    def set_checkpoint_value(cls, key: str, value: Any) -> None:
+        _set(key, value)
+
+    @classmethod
+    def pop_checkpoint_value(cls, key: str, default: Any = None) -> Any:
+        value = _get(key, default)
+        storage.unset_value(key)
+        return value
+
+    @classmethod
+    def reset_checkpoint_value(cls, key: str) -> None:
+        storage.reset_value(key)
+
+    # The general form and revy's own state.
 
     @classmethod
     def via(cls, **values: Any) -> Context:
-        """A new scope holding ``values`` (keys as in ``via_*``)."""
+        """A new scope holding ``values``; keys as in ``via_*`` plus ``disabled``."""
         return cls(**values)
-
-    @classmethod
-    def current(cls) -> Context | None:
-        """The innermost active scope, or None."""
-        top = storage.top
-        return None if top is None else top.context  # type: ignore[return-value]
 
     @classmethod
     def outermost_data(cls) -> dict[str, Any] | None:
@@ -185,6 +225,7 @@ class Context(_BaseContext):
 
     @classmethod
     def is_enabled(cls) -> bool:
+        """True inside a scope whose nearest ``disabled`` flag is unset or False."""
         return not cls.is_disabled()
 
     @classmethod
@@ -194,6 +235,7 @@ class Context(_BaseContext):
 
     @classmethod
     def enable(cls) -> None:
+        """Resume tracking in the innermost scope (until ``disable()`` or its end)."""
         _set("disabled", False)
 
     @classmethod
@@ -219,11 +261,11 @@ class Context(_BaseContext):
 
     @classmethod
     def unset_revision(cls) -> None:
-        _unset("revision")
+        storage.unset_value("revision")
 
     @classmethod
     def reset_revision(cls) -> None:
-        _reset("revision")
+        storage.reset_value("revision")
 
     @classmethod
     def via_revision(cls, revision: Any) -> Context:
@@ -241,11 +283,11 @@ class Context(_BaseContext):
 
     @classmethod
     def unset_revision_description(cls) -> None:
-        _unset("revision_description")
+        storage.unset_value("revision_description")
 
     @classmethod
     def reset_revision_description(cls) -> None:
-        _reset("revision_description")
+        storage.reset_value("revision_description")
 
     @classmethod
     def via_revision_description(cls, description: str | None) -> Context:
@@ -263,11 +305,11 @@ class Context(_BaseContext):
 
     @classmethod
     def unset_actor(cls) -> None:
-        _unset("actor")
+        storage.unset_value("actor")
 
     @classmethod
     def reset_actor(cls) -> None:
-        _reset("actor")
+        storage.reset_value("actor")
 
     @classmethod
     def via_actor(cls, actor: Any) -> Context:
@@ -285,11 +327,11 @@ class Context(_BaseContext):
 
     @classmethod
     def unset_object_delta_description(cls) -> None:
-        _unset("object_delta_description")
+        storage.unset_value("object_delta_description")
 
     @classmethod
     def reset_object_delta_description(cls) -> None:
-        _reset("object_delta_description")
+        storage.reset_value("object_delta_description")
 
     @classmethod
     def via_object_delta_description(cls, description: str | None) -> Context:
@@ -307,11 +349,11 @@ class Context(_BaseContext):
 
     @classmethod
     def unset_attribute_delta_description(cls) -> None:
-        _unset("attribute_delta_description")
+        storage.unset_value("attribute_delta_description")
 
     @classmethod
     def reset_attribute_delta_description(cls) -> None:
-        _reset("attribute_delta_description")
+        storage.reset_value("attribute_delta_description")
 
     @classmethod
     def via_attribute_delta_description(cls, description: str | None) -> Context:
@@ -329,15 +371,12 @@ class Context(_BaseContext):
 
     @classmethod
     def unset_deletion_description(cls) -> None:
-        _unset("deletion_description")
+        storage.unset_value("deletion_description")
 
     @classmethod
     def reset_deletion_description(cls) -> None:
-        _reset("deletion_description")
+        storage.reset_value("deletion_description")
 
     @classmethod
     def via_deletion_description(cls, description: str | None) -> Context:
         return cls(deletion_description=description)
-
-
-Context._storage = storage

@@ -4,16 +4,18 @@ stackholm's own ``ContextVarStorage`` keeps one mutable state in its context
 variable, so every asyncio task started under a scope shares (and corrupts)
 one stack. Here the stack is persistent instead: frames never change once
 built, every change makes a new top frame, and the context variable only
-ever points at the current top. A task or thread that starts with a copy of
-the context variables therefore sees the values visible where it started,
+ever holds the current top frame. A task or thread that starts with a copy
+of the context variables therefore sees the values visible where it started,
 and nothing it enters or sets can reach its parent or its siblings.
 
-Every operation touches the top frame and a small per-key table, so entering,
-leaving, reading and setting cost O(1) whatever the depth of the stack.
+Every operation touches the top frame and its table of the nearest value of
+each key, a table whose size is bounded by the fixed set of keys, so
+entering, leaving, reading and setting cost O(1) whatever the stack depth.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from contextvars import ContextVar
 from typing import Any
 
@@ -21,11 +23,11 @@ import stackholm
 
 
 class ValueNode:
-    """One value of one key; ``outer`` is the value it hides."""
+    """One value of one key; ``outer`` is the value of that key it hides."""
 
     __slots__ = ("context", "depth", "outer", "value")
 
-    def __init__(self, value: Any, context: stackholm.Context, depth: int, outer: ValueNode | None):
+    def __init__(self, value: Any, context: stackholm.Context, depth: int, outer: ValueNode | None) -> None:
         self.value = value
         self.context = context
         self.depth = depth
@@ -33,7 +35,7 @@ class ValueNode:
 
 
 class Frame:
-    """One entered scope. Immutable: changes build a new frame."""
+    """One entered scope. Immutable: every change builds a new frame."""
 
     __slots__ = ("context", "depth", "outermost", "parent", "values")
 
@@ -41,39 +43,72 @@ class Frame:
         self,
         context: stackholm.Context,
         parent: Frame | None,
+        depth: int,
         values: dict[str, ValueNode],
         outermost: dict[str, Any],
-    ):
+    ) -> None:
         self.context = context
         self.parent = parent
-        self.depth = 0 if parent is None else parent.depth + 1
-        # Nearest value of every key visible here; copied per frame, which is
-        # O(1) because the set of keys is small and fixed.
+        self.depth = depth
+        # The nearest value of every key visible here.
         self.values = values
         # Shared by every frame under one outermost scope (its lazy revision).
         self.outermost = outermost
 
-    def with_values(self, values: dict[str, ValueNode]) -> Frame:
-        frame = Frame.__new__(Frame)
-        frame.context, frame.parent, frame.depth = self.context, self.parent, self.depth
-        frame.values, frame.outermost = values, self.outermost
-        return frame
+    @classmethod
+    def entered(cls, context: stackholm.Context, parent: Frame | None, own: Mapping[str, Any]) -> Frame:
+        """The frame of ``context`` entered on top of ``parent`` with its ``own`` values."""
+        if parent is None:
+            depth, values, outermost = 0, {}, {}
+        else:
+            depth, values, outermost = parent.depth + 1, dict(parent.values), parent.outermost
+        for key, value in own.items():
+            values[key] = ValueNode(value, context, depth, values.get(key))
+        return cls(context, parent, depth, values, outermost)
+
+    def _with_values(self, values: dict[str, ValueNode]) -> Frame:
+        return Frame(self.context, self.parent, self.depth, values, self.outermost)
+
+    def with_value(self, key: str, value: Any) -> Frame:
+        """This frame with its own value of ``key`` set (replacing its previous own one)."""
+        values = dict(self.values)
+        hidden = values.get(key)
+        if hidden is not None and hidden.depth == self.depth:
+            hidden = hidden.outer
+        values[key] = ValueNode(value, self.context, self.depth, hidden)
+        return self._with_values(values)
+
+    def without_nearest(self, key: str) -> Frame:
+        """This frame with the nearest value of ``key`` removed, revealing the one it hid."""
+        node = self.values.get(key)
+        if node is None:
+            return self
+        values = dict(self.values)
+        if node.outer is None:
+            del values[key]
+        else:
+            values[key] = node.outer
+        return self._with_values(values)
+
+    def without_any(self, key: str) -> Frame:
+        """This frame with no value of ``key`` visible."""
+        if key not in self.values:
+            return self
+        values = dict(self.values)
+        del values[key]
+        return self._with_values(values)
 
 
 class FrameState(stackholm.State):
-    """A handle on the top frame; copying it is O(1)."""
+    """stackholm's ``State`` over a top frame; each change replaces ``top``."""
 
     __slots__ = ("top",)
 
-    def __init__(self, top: Frame | None = None):
+    def __init__(self, top: Frame | None = None) -> None:
         self.top = top
 
     def push_context(self, context: stackholm.Context) -> int:
-        parent = self.top
-        if parent is None:
-            self.top = Frame(context, None, {}, {})
-        else:
-            self.top = Frame(context, parent, dict(parent.values), parent.outermost)
+        self.top = Frame.entered(context, self.top, {})
         return self.top.depth
 
     def pop_context(self, index: int = -1) -> stackholm.Context | None:
@@ -81,7 +116,7 @@ class FrameState(stackholm.State):
         if top is None:
             return None
         if index not in (-1, top.depth):
-            raise IndexError(f"only the innermost scope (index {top.depth}) can be left, not {index}")
+            raise IndexError(f"only the innermost scope ({top.depth}) can be left, not {index}")
         self.top = top.parent
         return top.context
 
@@ -91,129 +126,110 @@ class FrameState(stackholm.State):
     def add_checkpoint(self, key: str, context_index: int) -> None:
         """Make the innermost context's own value of ``key`` visible."""
         top = self._top_at(context_index)
-        self.set_value(key, top.context.checkpoint_data[key])
+        self.top = top.with_value(key, top.context.checkpoint_data[key])
 
     def remove_checkpoint(self, key: str, context_index: int) -> None:
-        self._top_at(context_index)
-        self.unset_value(key)
+        self.top = self._top_at(context_index).without_nearest(key)
 
     def get_nearest_checkpoint(self, key: str) -> stackholm.Context | None:
         node = None if self.top is None else self.top.values.get(key)
         return None if node is None else node.context
 
-    def get_value(self, key: str, default: Any = None) -> Any:
-        node = None if self.top is None else self.top.values.get(key)
-        return default if node is None else node.value
-
-    def set_value(self, key: str, value: Any) -> None:
-        top = self._require_top()
-        values = dict(top.values)
-        node = values.get(key)
-        if node is not None and node.depth == top.depth:
-            node = node.outer
-        values[key] = ValueNode(value, top.context, top.depth, node)
-        self.top = top.with_values(values)
-
-    def unset_value(self, key: str) -> None:
-        top = self._require_top()
-        node = top.values.get(key)
-        if node is None:
-            return
-        values = dict(top.values)
-        if node.outer is None:
-            del values[key]
-        else:
-            values[key] = node.outer
-        self.top = top.with_values(values)
-
-    def reset_value(self, key: str) -> None:
-        top = self._require_top()
-        if key in top.values:
-            values = dict(top.values)
-            del values[key]
-            self.top = top.with_values(values)
-
-    def _require_top(self) -> Frame:
+    def _top_at(self, context_index: int) -> Frame:
         if self.top is None:
             raise stackholm.NoContextIsActive()
-        return self.top
-
-    def _top_at(self, context_index: int) -> Frame:
-        top = self._require_top()
-        if context_index != top.depth:
+        if context_index != self.top.depth:
             raise IndexError("only the innermost scope can change")
-        return top
+        return self.top
 
 
 class TaskLocalStorage(stackholm.Storage):
     """A stackholm storage whose stacks follow Python's context variables.
 
-    Each mutation works on a copy of the state and stores the copy, so the
-    state seen by another task or thread is never changed under its feet.
+    The variable holds the (immutable) top frame, so a copy of the context
+    variables, as every asyncio task and asgiref call takes, is a copy of
+    the whole stack.
     """
 
-    def __init__(self, name: str = "revy_context"):
-        self._var: ContextVar[FrameState] = ContextVar(name, default=FrameState())
+    def __init__(self, name: str = "revy_context") -> None:
+        self._var: ContextVar[Frame | None] = ContextVar(name, default=None)
 
     @classmethod
     def get_state_class(cls) -> type[stackholm.State]:
         return FrameState
 
     def get_state(self) -> FrameState:
-        return self._var.get()
+        """A working copy of the state; changes to it count once given to ``set_state``."""
+        return FrameState(self._var.get())
 
     def set_state(self, state: stackholm.State) -> None:
-        assert isinstance(state, FrameState)
-        self._var.set(state)
+        if not isinstance(state, FrameState):
+            raise TypeError(f"TaskLocalStorage stores a FrameState, not {type(state).__name__}")
+        self._var.set(state.top)
 
     @property
     def top(self) -> Frame | None:
         """The innermost frame of the current task or thread."""
-        return self._var.get().top
+        return self._var.get()
 
-    def _changed(self) -> FrameState:
-        state = FrameState(self._var.get().top)
-        self._var.set(state)
-        return state
+    # stackholm's Storage changes ``self.state`` in place; here ``state`` is a copy.
 
     def push_context(self, context: stackholm.Context) -> int:
-        return self._changed().push_context(context)
+        state = self.get_state()
+        index = state.push_context(context)
+        self.set_state(state)
+        return index
 
     def pop_context(self, index: int = -1) -> stackholm.Context | None:
-        return self._changed().pop_context(index)
+        state = self.get_state()
+        context = state.pop_context(index)
+        self.set_state(state)
+        return context
 
     def add_checkpoint(self, key: str, context_index: int) -> None:
-        self._changed().add_checkpoint(key, context_index)
+        state = self.get_state()
+        state.add_checkpoint(key, context_index)
+        self.set_state(state)
 
     def remove_checkpoint(self, key: str, context_index: int) -> None:
-        self._changed().remove_checkpoint(key, context_index)
+        state = self.get_state()
+        state.remove_checkpoint(key, context_index)
+        self.set_state(state)
 
-    def get_value(self, key: str, default: Any = None) -> Any:
-        return self._var.get().get_value(key, default)
+    # The operations revy's Context uses, each one step on the top frame.
 
-    def set_value(self, key: str, value: Any) -> None:
-        self._changed().set_value(key, value)
+    def enter(self, context: stackholm.Context, own: Mapping[str, Any]) -> None:
+        """Enter ``context`` with its ``own`` values."""
+        self._var.set(Frame.entered(context, self._var.get(), own))
 
-    def unset_value(self, key: str) -> None:
-        self._changed().unset_value(key)
-
-    def reset_value(self, key: str) -> None:
-        self._changed().reset_value(key)
-
-    def push_with_values(self, context: stackholm.Context, values: dict[str, Any]) -> None:
-        """Enter ``context`` with its own ``values`` in one step."""
-        state = self._changed()
-        state.push_context(context)
-        top = state.top
-        assert top is not None
-        if values:
-            table = top.values
-            for key, value in values.items():
-                table[key] = ValueNode(value, context, top.depth, table.get(key))
-
-    def pop_checked(self, context: stackholm.Context) -> None:
+    def leave(self, context: stackholm.Context) -> None:
         """Leave the innermost scope, which must be the one ``context`` entered."""
-        top = self.top
+        top = self._var.get()
         if top is None or top.context is not context:
             raise stackholm.ContextIsNotActive(context, "Scopes must be left in the reverse order of entering them.")
-        self._var.set(FrameState(top.parent))
+        self._var.set(top.parent)
+
+    def get_value(self, key: str, default: Any = None) -> Any:
+        top = self._var.get()
+        node = None if top is None else top.values.get(key)
+        return default if node is None else node.value
+
+    def set_value(self, key: str, value: Any) -> None:
+        """Set ``key`` in the innermost scope; the caller checks one is active."""
+        self._var.set(self._require_top().with_value(key, value))
+
+    def unset_value(self, key: str) -> None:
+        top = self._var.get()
+        if top is not None:
+            self._var.set(top.without_nearest(key))
+
+    def reset_value(self, key: str) -> None:
+        top = self._var.get()
+        if top is not None:
+            self._var.set(top.without_any(key))
+
+    def _require_top(self) -> Frame:
+        top = self._var.get()
+        if top is None:
+            raise stackholm.NoContextIsActive()
+        return top

@@ -22,6 +22,7 @@ from functools import cache
 from typing import Any
 
 from django.conf import settings
+from django.core.signals import setting_changed
 from django.utils.module_loading import import_string
 
 REVISION_MODEL_SETTING = "REVY_REVISION_MODEL"
@@ -55,6 +56,15 @@ def attribute_delta_model_label() -> str:
 @cache
 def json_encoder() -> type[Any]:
     return import_string(getattr(settings, "REVY_JSON_ENCODER", "revy.contrib.django.encoding.RevyJSONEncoder"))
+
+
+def _forget_json_encoder(setting: str, **kwargs: Any) -> None:
+    # override_settings() in tests, or anything else that changes settings at run time.
+    if setting == "REVY_JSON_ENCODER":
+        json_encoder.cache_clear()
+
+
+setting_changed.connect(_forget_json_encoder, dispatch_uid="revy.conf.json_encoder")
 
 
 def deletion_chunk_size() -> int:

@@ -48,7 +48,7 @@ def CASCADE(collector: Any, field: models.Field, sub_objs: Any, using: str) -> N
         signals.objects_cascaded.send(
             sender=field.model, field=field, objects=chunk, using=using, origin=collector.origin, collector=collector
         )
-        models.CASCADE(collector, field, chunk, using)
+        models.CASCADE(collector, field, chunk, using)  # type: ignore[arg-type]  # any list of instances will do
     return None
 
 

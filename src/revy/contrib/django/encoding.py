@@ -4,8 +4,10 @@ Values are stored as the field's ``attname`` value (a foreign key as its id).
 What JSON has no type for is written as a string the field's own
 ``to_python()`` reads back exactly: ``Decimal`` as its digits, dates and times
 in ISO 8601 with microseconds and offset, ``timedelta`` as ISO 8601
-duration, ``UUID`` in its canonical form, and bytes (``BinaryField``) as
-standard base64. Reading a value back is ``field.to_python(stored)``.
+duration, ``UUID`` in its canonical form, bytes (``BinaryField``) as
+standard base64, and a float JSON has no number for (``nan``, ``inf``,
+``-inf``, which PostgreSQL stores in a ``FloatField``) as that word.
+Reading a value back is ``field.to_python(stored)``.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import base64
 import datetime
 import decimal
 import json
+import math
 import uuid
 from typing import Any
 
@@ -23,6 +26,12 @@ from django.utils.functional import Promise
 
 class RevyJSONEncoder(json.JSONEncoder):
     """Writes what ``json`` cannot as strings that fields read back exactly."""
+
+    def encode(self, o: Any) -> str:
+        if isinstance(o, float) and not math.isfinite(o):
+            # json would write NaN or Infinity, which no JSON column accepts.
+            return f'"{o!r}"'
+        return super().encode(o)
 
     def default(self, o: Any) -> Any:
         if isinstance(o, datetime.datetime | datetime.date | datetime.time):

@@ -7,6 +7,8 @@ from typing import Any
 from django.contrib.contenttypes.models import ContentType
 from django.db import models
 
+from revy.contrib.django.snapshot import SnapshotIterable
+
 
 def _content_type(model_or_obj: Any, using: str | None) -> ContentType:
     return ContentType.objects.db_manager(using).get_for_model(model_or_obj)
@@ -39,6 +41,16 @@ class ObjectDeltaQuerySet(DeltaQuerySet):
 
     def deletes(self) -> ObjectDeltaQuerySet:
         return self.filter(action=self.model.ACTION_DELETE)
+
+    def with_snapshot(self) -> ObjectDeltaQuerySet:
+        """Each delta with ``snapshot``: its object as it was after it, whatever its model.
+
+        One query for the deltas, then one per tracked model among each
+        thousand of them (rows of untracked models get None).
+        """
+        clone = self._chain()
+        clone._iterable_class = SnapshotIterable
+        return clone
 
 
 class AttributeDeltaQuerySet(DeltaQuerySet):

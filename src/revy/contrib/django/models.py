@@ -19,6 +19,7 @@ from django.utils import timezone
 from revy.contrib.django import conf
 from revy.contrib.django.deletion import CASCADE, SET, SET_DEFAULT, SET_NULL
 from revy.contrib.django.managers import AttributeDeltaQuerySet, ObjectDeltaQuerySet, RevisionQuerySet
+from revy.contrib.django.snapshot import ObjectSnapshot
 
 __all__ = [
     "CASCADE",
@@ -30,6 +31,7 @@ __all__ = [
     "AbstractRevision",
     "AttributeDelta",
     "ObjectDelta",
+    "ObjectSnapshot",
     "Revision",
     "get_attribute_delta_model",
     "get_object_delta_model",
@@ -76,6 +78,7 @@ class AbstractRevision(models.Model):
         keys = (
             get_attribute_delta_model()
             .objects.filter(revision=self)
+            .order_by()
             .values_list("actor_content_type_id", "actor_id")
             .distinct()
         )

@@ -63,7 +63,9 @@ def connect_deletion_targets() -> None:
             if field.remote_field is not None and getattr(field.remote_field.on_delete, SETS_FIELD, False):
                 target = field.remote_field.model
                 if isinstance(target, type) and spec_for(target) is None:
-                    connect(target)
+                    uid = f"revy:{target._meta.label}"
+                    pre_delete.connect(plan_delete, sender=target, weak=False, dispatch_uid=uid)
+                    post_delete.connect(record_delete, sender=target, weak=False, dispatch_uid=uid)
 
 
 # Save
@@ -91,6 +93,12 @@ def record_save(
     actor = Context.get_actor()
     description = Context.get_attribute_delta_description()
     attribution: dict[str, tuple[Any, str]] = instance.__dict__.get("_revy_attribution") or {}
+    authors = [attribution.get(f.attname, (actor, description)) for f, _, _ in values]
+    computed = [f.name for f, _, new in values if hasattr(new, "resolve_expression")]
+    if computed:
+        # F() and other expressions were evaluated by the database: record what it stored.
+        instance.refresh_from_db(using=using, fields=computed)
+        values = [(f, old, getattr(instance, f.attname)) for f, old, _ in values]
     entry = ObjectEntry(
         spec.model,
         instance.pk,
@@ -98,8 +106,8 @@ def record_save(
         actor,
         Context.get_object_delta_description(),
         [
-            AttributeEntry(f.name, ACTION_SET, *attribution.get(f.attname, (actor, description)), old, new)
-            for f, old, new in values
+            AttributeEntry(f.name, ACTION_SET, *author, old, new)
+            for (f, old, new), author in zip(values, authors, strict=True)
         ],
     )
     writer.write(using, [entry])
@@ -143,6 +151,21 @@ class DeletionPlan:
         self.entries: list[ObjectEntry] = []
         self.updates: list[ObjectEntry] = []
 
+    def is_running_in(self, block: Any) -> bool:
+        """Whether this plan is the one of the deletion running in the atomic ``block``."""
+        if self.collector is None or self.block is not None:
+            return self.block is block
+        # Made while collecting: it is this deletion's only if its collector went on to
+        # delete, and Django turns a collector's sets of instances into sorted lists as it
+        # starts to. A collection stopped by PROTECT or RESTRICT, or one that only looks (the
+        # admin's confirmation page), leaves its plan behind with sets.
+        return not any(isinstance(instances, set) for instances in self.collector.data.values())
+
+    def write(self, using: str) -> None:
+        """Write what is planned so far: key updates first, as Django runs them first."""
+        writer.write(using, merge_updates(self.updates) + self.entries)
+        self.updates, self.entries = [], []
+
 
 def _atomic_block(using: str) -> Any:
     blocks = connections[using].atomic_blocks
@@ -153,7 +176,7 @@ def _plan_in_transaction(holder: Any, using: str) -> DeletionPlan:
     """The plan of the deletion running now, for pre_delete/post_delete."""
     plan: DeletionPlan | None = holder.__dict__.get(PLAN_ATTRIBUTE)
     block = _atomic_block(using)
-    if plan is None or (plan.block is not None and plan.block is not block):
+    if plan is None or not plan.is_running_in(block):
         plan = holder.__dict__[PLAN_ATTRIBUTE] = DeletionPlan()
     plan.block = block
     return plan
@@ -167,10 +190,16 @@ def _plan_while_collecting(holder: Any, collector: Any) -> DeletionPlan:
     return plan
 
 
+def _holder(origin: Any, instance: models.Model) -> Any:
+    """What the plan of a deletion is kept on: its origin (an instance or a queryset)."""
+    # ``origin`` is compared, never tested for truth: that would evaluate a queryset.
+    return origin if hasattr(origin, "__dict__") else instance
+
+
 def plan_delete(sender: type[models.Model], instance: models.Model, using: str, **kwargs: Any) -> None:
     if Context.is_disabled():
         return
-    plan = _plan_in_transaction(kwargs.get("origin") or instance, using)
+    plan = _plan_in_transaction(_holder(kwargs.get("origin"), instance), using)
     plan.expected += 1
     spec = spec_for(sender)
     if spec is None:
@@ -198,19 +227,18 @@ def plan_delete(sender: type[models.Model], instance: models.Model, using: str, 
         )
     )
     if len(plan.entries) >= conf.deletion_chunk_size():
-        writer.write(using, plan.entries)
-        plan.entries = []
+        plan.write(using)
 
 
 def record_delete(sender: type[models.Model], instance: models.Model, using: str, **kwargs: Any) -> None:
-    holder = kwargs.get("origin") or instance
+    holder = _holder(kwargs.get("origin"), instance)
     plan: DeletionPlan | None = holder.__dict__.get(PLAN_ATTRIBUTE)
     if plan is None or plan.block is not _atomic_block(using):
         return
     plan.expected -= 1
     if plan.expected == 0:
         del holder.__dict__[PLAN_ATTRIBUTE]
-        writer.write(using, plan.entries + merge_updates(plan.updates))
+        plan.write(using)
 
 
 def merge_updates(updates: list[ObjectEntry]) -> list[ObjectEntry]:
@@ -243,7 +271,8 @@ def plan_field_update(
     **kwargs: Any,
 ) -> None:
     spec = spec_for(sender)
-    if spec is None or field not in spec.fields or origin is None:
+    # Without an origin to keep the plan on (the admin collects for a list), nothing is deleted.
+    if spec is None or field not in spec.fields or not hasattr(origin, "__dict__"):
         return
     if isinstance(value, models.Model):
         value = getattr(value, field.target_field.attname)  # type: ignore[attr-defined]

@@ -21,7 +21,7 @@ from django.db import models, router, transaction
 from django.db.models.signals import class_prepared
 from model_utils import FieldTracker
 
-from revy.context import Context, storage
+from revy.context import Context
 from revy.errors import RegistrationError
 
 M = TypeVar("M", bound=type[models.Model])
@@ -59,7 +59,12 @@ def tracked_models() -> list[type[models.Model]]:
 
 
 class RevyFieldTracker(FieldTracker):
-    """A FieldTracker whose saves are one transaction while revy records."""
+    """A FieldTracker whose saves are one transaction while revy records.
+
+    A save that fails leaves the tracker as it was: the tracker marks the
+    values saved on its way out even when the save raised, and the next save
+    would then miss (or misattribute) the changes the rollback undid.
+    """
 
     def patch_save(self, model: type[models.Model]) -> None:
         super().patch_save(model)
@@ -67,11 +72,17 @@ class RevyFieldTracker(FieldTracker):
 
         @wraps(save_base)
         def atomic_save_base(instance: models.Model, *args: Any, **kwargs: Any) -> Any:
-            if kwargs.get("raw") or storage.top is None or Context.is_disabled():
-                return save_base(instance, *args, **kwargs)
-            using = kwargs.get("using") or router.db_for_write(type(instance), instance=instance)
-            with transaction.atomic(using=using, savepoint=False):
-                return save_base(instance, *args, **kwargs)
+            tracker = getattr(instance, self.attname)
+            saved_data = dict(tracker.saved_data)
+            try:
+                if kwargs.get("raw") or Context.is_disabled():
+                    return save_base(instance, *args, **kwargs)
+                using = kwargs.get("using") or router.db_for_write(type(instance), instance=instance)
+                with transaction.atomic(using=using, savepoint=False):
+                    return save_base(instance, *args, **kwargs)
+            except BaseException:
+                tracker.saved_data = saved_data
+                raise
 
         model.save_base = atomic_save_base  # type: ignore[method-assign]
 
@@ -155,16 +166,20 @@ def _track(model: type[models.Model], fields: Iterable[str] | None, exclude: Ite
         raise RegistrationError(f"{label} is a proxy; register its concrete model, proxies follow it.")
     if isinstance(fields, str) or isinstance(exclude, str):
         raise RegistrationError("fields and exclude take a list of field names, not a string.")
-    options = (None if fields is None else tuple(fields), tuple(exclude or ()))
+    # Order does not matter: the same names twice are the same registration.
+    options = (None if fields is None else tuple(sorted(set(fields))), tuple(sorted(set(exclude or ()))))
     existing = _specs.get(model)
     if existing is not None:
         if existing.options != options:
             raise RegistrationError(
-                f"{label} is registered already with fields={existing.options[0]!r}, "
-                f"exclude={existing.options[1]!r}."
+                f"{label} is registered already with fields={existing.options[0]!r}, exclude={existing.options[1]!r}."
             )
         return
-    _specs[model] = TrackingSpec(model, _tracked_fields(model, *options), options)
+    fields_tracked = _tracked_fields(model, *options)
+    from revy.contrib.django.history import attach_history
+
+    attach_history(model)
+    _specs[model] = TrackingSpec(model, fields_tracked, options)
     tracker = RevyFieldTracker(fields=[field.attname for field in _specs[model].fields])
     tracker.contribute_to_class(model, TRACKER_NAME)
     tracker.finalize_class(model)
@@ -187,8 +202,7 @@ def _tracked_fields(
     unknown = sorted(set(fields or ()).union(exclude) - set(concrete))
     if unknown:
         raise RegistrationError(
-            f"{model.__name__} has no concrete field named {', '.join(unknown)}; "
-            f"its fields are {', '.join(concrete)}."
+            f"{model.__name__} has no concrete field named {', '.join(unknown)}; its fields are {', '.join(concrete)}."
         )
     pk_name = model._meta.pk.name  # type: ignore[union-attr]
     if pk_name in exclude:
@@ -216,4 +230,3 @@ def _on_class_prepared(sender: type[models.Model], **kwargs: Any) -> None:
 
 
 class_prepared.connect(_on_class_prepared, dispatch_uid="revy.tracking")
-

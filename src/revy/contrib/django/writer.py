@@ -9,6 +9,7 @@ value the encoder cannot store raises ``revy.EncodingError`` naming the field.
 from __future__ import annotations
 
 import json
+import sqlite3
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
@@ -92,8 +93,13 @@ class TableWriter:
         features = connection.features
         self.returning = features.can_return_columns_from_insert
         self.bulk_returning = features.can_return_rows_from_bulk_insert
-        # SQLite and PostgreSQL cap the parameters of one statement.
-        max_params = getattr(features, "max_query_params", None) or 65535
+        # SQLite and PostgreSQL cap the parameters of one statement. Django assumes SQLite's
+        # old cap of 999 (83 attribute rows per INSERT); the library in use knows its own.
+        if connection.vendor == "sqlite":
+            connection.ensure_connection()
+            max_params = connection.connection.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
+        else:
+            max_params = getattr(features, "max_query_params", None) or 65535
         self.batch_rows = max(1, min(2000, max_params // self.width))
 
     def _complete(self, rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
@@ -152,9 +158,14 @@ def writers_for(using: str) -> Writers:
     )
 
 
-@cache
 def _encoder() -> json.JSONEncoder:
-    return conf.json_encoder()()  # type: ignore[no-any-return]
+    # Keyed by the class, which conf forgets when REVY_JSON_ENCODER changes.
+    return _encoder_of(conf.json_encoder())
+
+
+@cache
+def _encoder_of(encoder_class: type[json.JSONEncoder]) -> json.JSONEncoder:
+    return encoder_class()
 
 
 def encode(entry: ObjectEntry, attribute: AttributeEntry, value: Any) -> str | None:

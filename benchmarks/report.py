@@ -1,0 +1,122 @@
+"""The Markdown tables of a benchmark run."""
+
+from __future__ import annotations
+
+from statistics import median
+from typing import Any
+
+LIBRARIES = [
+    "plain",
+    "plain save()",
+    "revy",
+    "revy, Context per op",
+    "simple-history",
+    "reversion",
+    "auditlog",
+    "pghistory",
+]
+DATABASE_TITLES = {"sqlite": "SQLite", "postgres": "PostgreSQL"}
+
+
+def duration(seconds: float) -> str:
+    if seconds >= 1e-3:
+        return f"{seconds * 1e3:.2f} ms"
+    return f"{seconds * 1e6:.0f} µs"
+
+
+def ratio_of(cell: dict[str, Any], row: dict[str, Any]) -> str:
+    baseline = row.get(cell["baseline"]) if cell["baseline"] else None
+    if not baseline or not baseline["seconds"] or not cell["seconds"]:
+        return ""
+    return f"**{median(cell['seconds']) / median(baseline['seconds']):.2f}\u00d7** "
+
+
+def time_cell(cell: dict[str, Any] | None, row: dict[str, Any]) -> str:
+    if cell is None:
+        return "—"
+    if not cell["seconds"]:
+        return f"not measured ({cell['note']})" if cell["note"] else "not measured"
+    seconds = cell["seconds"]
+    return f"{ratio_of(cell, row)}{duration(median(seconds))} ({duration(min(seconds))}\u2013{duration(max(seconds))})"
+
+
+def number(value: float) -> str:
+    return f"{value:.0f}" if value == int(value) else f"{value:.2f}"
+
+
+def query_cell(cell: dict[str, Any] | None) -> str:
+    if cell is None or not cell["seconds"]:
+        return "—"
+    control = f" +{number(cell['transaction_control'])}" if cell["transaction_control"] else ""
+    return f"{number(cell['queries'])}{control}"
+
+
+def columns_of(results: dict[str, Any]) -> list[str]:
+    present = {key for row in results.values() for key in row}
+    return [key for key in LIBRARIES if key in present]
+
+
+def table(results: dict[str, Any], cell_of: Any) -> list[str]:
+    columns = columns_of(results)
+    lines = ["| operation | " + " | ".join(columns) + " |", "|---" * (len(columns) + 1) + "|"]
+    for op, row in results.items():
+        lines.append(f"| {op} | " + " | ".join(cell_of(row.get(key), row) for key in columns) + " |")
+    return lines
+
+
+def notes(results: dict[str, Any]) -> list[str]:
+    lines = []
+    for op, row in results.items():
+        described = [f"{key}: {cell['note']}" for key, cell in row.items() if cell["note"]]
+        if described:
+            lines.append(f"- *{op}* — " + "; ".join(described) + ".")
+    return lines
+
+
+def render(results: dict[str, Any], skipped: dict[str, str], machine: dict[str, Any], sizes: Any, command: str) -> str:
+    packages = ", ".join(f"{name} {version}" for name, version in machine["packages"].items())
+    lines = [
+        "# revy benchmark results",
+        "",
+        f"Machine: {machine['cpu']}, {machine['cores']} cores; Python {machine['python']}; {machine['platform']}.",
+        f"Packages: {packages}.",
+        "",
+        f"Reproduce: `{command}` (or `python -m benchmarks.run`, add `--quick` for a short run).",
+        "",
+        f"Each cell: **time ÷ plain Django's** for the same operation, then the median time per operation "
+        f"over {sizes.rounds} rounds ({sizes.bulk_rounds} for the bulk row) and, in brackets, the fastest "
+        "and slowest round. Rounds interleave the libraries. Single-row operations run in autocommit, "
+        "each paying its own commit, as a view without `ATOMIC_REQUESTS` does. Per round: "
+        f"{sizes.rows} creates/updates/deletes, {sizes.parents} cascades, {sizes.reads} reads.",
+        "",
+        "- *revy*: the operations run inside one `Context` opened around the batch, so the revision "
+        "exists (steady state); every save or delete is still its own transaction and commit.",
+        "- *revy, Context per op*: a `Context` per operation, so each also creates its revision "
+        "(one view call = one Context = one revision).",
+        "- *reversion*: each operation in its own `reversion.create_revision()`; it records nothing "
+        "on delete (cascades included).",
+        "- *pghistory* (PostgreSQL only): database triggers record inserts, updates and deletes.",
+        "",
+    ]
+    for db, measured in results.items():
+        rows = measured["results"]
+        lines += [
+            f"## {DATABASE_TITLES[db]}",
+            "",
+            f"{measured['database']}.",
+            "",
+            *table(rows, time_cell),
+            "",
+            "SQL statements per operation (+ transaction control: BEGIN/COMMIT/SAVEPOINT as Django "
+            "logs them; PostgreSQL's BEGIN is sent by the driver and not logged):",
+            "",
+            *table(rows, lambda cell, row: query_cell(cell)),
+            "",
+            "How each library did it:",
+            "",
+            *notes(rows),
+            "",
+        ]
+    for db, reason in skipped.items():
+        lines += [f"## {DATABASE_TITLES[db]}", "", f"Not measured: {reason}.", ""]
+    return "\n".join(lines)

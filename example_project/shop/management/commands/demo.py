@@ -1,0 +1,109 @@
+"""``manage.py demo``: record a few changes with revy, print their history, then serve the project.
+
+Pass ``--no-serve`` (or set ``REVY_EXAMPLE_NO_SERVE=1``) to stop after the printout.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from decimal import Decimal
+from typing import Any
+
+from django.contrib.auth.models import User
+from django.core.management import call_command
+from django.core.management.base import BaseCommand, CommandParser
+
+from revy import Context
+from revy.contrib.django.models import get_revision_model
+from shop.models import Customer, Invoice
+
+ADDRESS = "127.0.0.1:8000"
+
+
+class Command(BaseCommand):
+    help = "Start from an empty database, record a few changes, print their history and serve the project."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--no-serve", action="store_true", help="Stop after printing the history.")
+
+    def handle(self, *args: Any, no_serve: bool, **options: Any) -> None:
+        call_command("migrate", verbosity=0)
+        call_command("flush", interactive=False, verbosity=0)
+        record_changes()
+        self.print_history()
+        if no_serve or os.environ.get("REVY_EXAMPLE_NO_SERVE", "") not in ("", "0"):
+            return
+        self.stdout.write(f"\nServing the recent revisions on http://{ADDRESS}/ (Ctrl-C stops).")
+        call_command("runserver", ADDRESS, use_reloader=False)
+
+    def print_history(self) -> None:
+        revisions = (
+            get_revision_model()
+            .objects.order_by("pk")
+            .prefetch_related(
+                "object_deltas__content_type", "object_deltas__actor", "object_deltas__attribute_deltas__actor"
+            )
+        )
+        for revision in revisions:
+            deltas = sorted(revision.object_deltas.all(), key=lambda d: d.pk)
+            actors = sorted({name_of(a.actor) for delta in deltas for a in delta.attribute_deltas.all()})
+            self.stdout.write(f"\nRevision {revision.pk}: {revision.description!r} (actors: {', '.join(actors)})")
+            for delta in deltas:
+                about = f": {delta.description}" if delta.description else ""
+                self.stdout.write(
+                    f"  {delta.get_action_display()} {delta.content_type.app_label}.{delta.content_type.model}"
+                    f" #{delta.content_id} by {name_of(delta.actor)}{about}"
+                )
+                for attribute in sorted(delta.attribute_deltas.all(), key=lambda a: a.pk):
+                    about = f": {attribute.description}" if attribute.description else ""
+                    self.stdout.write(
+                        f"    {attribute.field_name}: {json.dumps(attribute.old_value)} -> "
+                        f"{json.dumps(attribute.new_value)}  (by {name_of(attribute.actor)}{about})"
+                    )
+
+
+def name_of(actor: Any) -> str:
+    return "the system" if actor is None else str(actor)
+
+
+def record_changes() -> None:
+    """Four revisions, each made inside its own context."""
+    with Context.via_revision_description("Alice signs up"):
+        alice = User(username="alice", email="alice@example.com")
+        alice.set_password("correct horse battery staple")
+        alice.save()
+
+    with Context.via_actor(alice), Context.via_revision_description("Alice bills ACME"):
+        acme = Customer.objects.create(name="ACME")
+        invoice = Invoice(customer=acme, number="INV-1", amount=Decimal("100.00"), exchange_rate=Decimal("1.1000"))
+        invoice.local_amount = invoice.expected_local_amount()
+        invoice.save()
+        Invoice.objects.create(
+            customer=acme,
+            number="INV-2",
+            amount=Decimal("40.00"),
+            exchange_rate=Decimal("1.0000"),
+            local_amount=Decimal("40.00"),
+        )
+
+    # A collaborative edit: Alice changes the amount, the system corrects the derived field.
+    with (
+        Context.via_actor(alice),
+        Context.via_revision_description("Alice bills 20 more"),
+        Context.via_object_delta_description("Two more hours of work"),
+    ):
+        invoice.amount = Decimal("120.00")
+        if invoice.local_amount != invoice.expected_local_amount():
+            with Context.via_actor(None), Context.via_attribute_delta_description("Corrected by the system."):
+                invoice.local_amount = invoice.expected_local_amount()
+        invoice.save()
+
+    # revy's CASCADE records every invoice deleted with the customer, in the same revision.
+    with (
+        Context.via_actor(alice),
+        Context.via_revision_description("ACME closes its account"),
+        Context.via_object_delta_description("Closed at the customer's request"),
+        Context.via_deletion_description("Deleted with its customer"),
+    ):
+        acme.delete()

@@ -1,0 +1,323 @@
+"""The history API: ``Book.history``, ``book.history``, actors of a revision, and undo.
+
+``Book.history`` is every Book's object deltas and ``book.history`` one
+book's, newest first, as chainable ObjectDelta querysets with ``as_of()``,
+``field_history()``, ``deleted()`` and ``revert_to()``. Writing back goes
+through the model's own ``save()``, so a revert or undelete made inside a
+context is recorded like any other change.
+"""
+
+from __future__ import annotations
+
+import datetime
+import inspect
+from contextlib import nullcontext
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.apps import apps
+from django.contrib.contenttypes.models import ContentType
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
+from django.db import IntegrityError, models, transaction
+from django.db.models import Max
+
+from revy.context import Context, storage
+from revy.contrib.django import conf
+from revy.contrib.django.managers import ObjectDeltaQuerySet
+from revy.contrib.django.snapshot import ObjectSnapshot, build_instance, from_stored
+from revy.contrib.django.tracking import spec_for
+from revy.errors import RegistrationError, RevertConflict
+
+ACTION_CREATE, ACTION_UPDATE, ACTION_DELETE = 1, 2, 3
+
+
+class HistoryQuerySet(ObjectDeltaQuerySet):
+    """Object deltas of one tracked model, or of one of its objects, newest first."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.tracked_model: type[models.Model] | None = None
+        self.tracked_object: models.Model | None = None
+
+    def _clone(self) -> HistoryQuerySet:
+        clone: HistoryQuerySet = super()._clone()  # type: ignore[assignment]
+        clone.tracked_model = self.tracked_model
+        clone.tracked_object = self.tracked_object
+        return clone
+
+    @property
+    def _model(self) -> type[models.Model]:
+        assert self.tracked_model is not None, "use Model.history or instance.history"
+        return self.tracked_model
+
+    def with_snapshot(self) -> HistoryQuerySet:
+        """Each delta with ``snapshot``, the object as it was after it, in the same query."""
+        return self.annotate(snapshot=ObjectSnapshot(self._model))  # type: ignore[return-value]
+
+    def as_of(self, when: datetime.datetime) -> Any:
+        """The object as it was at ``when`` (None if it did not exist then).
+
+        On ``Book.history``, the list of every Book that existed at ``when``.
+        """
+        before = self.filter(created_at__lte=when)
+        if self.tracked_object is None:
+            newest = before.order_by().values("content_id").annotate(newest=Max("pk")).values("newest")
+            rows = self.filter(pk__in=newest).exclude(action=ACTION_DELETE).with_snapshot()
+            return [row.snapshot for row in rows.order_by("pk")]
+        delta = before.with_snapshot().order_by("-pk").first()
+        if delta is None or delta.action == ACTION_DELETE:
+            return None
+        return delta.snapshot  # type: ignore[attr-defined]
+
+    def field_history(self, name: str) -> Any:
+        """The AttributeDeltas of field ``name`` in these deltas, newest first."""
+        attribute_delta = apps.get_model(conf.attribute_delta_model_label())
+        return attribute_delta.objects.using(self.db).filter(
+            object_delta__in=self.order_by().values("pk"), field_name=name
+        ).order_by("-pk")
+
+    def deleted(self) -> HistoryQuerySet:
+        """The last DELETE delta of each object gone now, with its ``snapshot`` to restore it::
+
+        for delta in Book.history.deleted():
+            delta.snapshot.save()
+        """
+        model = self._model
+        newest = (
+            self.deletes().order_by().values("content_id").annotate(newest=Max("pk")).values_list("newest", "content_id")
+        )
+        by_pk = {model._meta.pk.to_python(content_id): pk for pk, content_id in newest}  # type: ignore[union-attr]
+        alive = model._base_manager.using(self.db).filter(pk__in=list(by_pk)).values_list("pk", flat=True)
+        for pk in alive:
+            by_pk.pop(pk, None)
+        return self.filter(pk__in=list(by_pk.values())).with_snapshot()
+
+    def revert_to(self, delta: models.Model) -> models.Model:
+        """Put the object of ``delta`` back in its state at that delta and return it.
+
+        Updates the fields that differ (excluded fields keep their values), or
+        inserts the object again when it is gone; recorded when a context is
+        active.
+        """
+        snapshot = self.filter(pk=delta.pk).with_snapshot().get().snapshot  # type: ignore[attr-defined]
+        return restore(snapshot)
+
+
+class HistoryDescriptor:
+    """``Model.history`` (all objects' deltas) and ``instance.history`` (one object's)."""
+
+    def __get__(self, instance: models.Model | None, owner: type[models.Model]) -> HistoryQuerySet:
+        delta_model = apps.get_model(conf.object_delta_model_label())
+        queryset = HistoryQuerySet(model=delta_model)
+        queryset.tracked_model = owner
+        if instance is None:
+            return queryset.for_model(owner)  # type: ignore[return-value]
+        queryset.tracked_object = instance
+        return queryset.for_object(instance)  # type: ignore[return-value]
+
+
+def attach_history(model: type[models.Model]) -> None:
+    """Give ``model`` its history manager, named by ``REVY_HISTORY_ATTRIBUTE``."""
+    name = conf.history_attribute()
+    if not isinstance(inspect.getattr_static(model, name, None), HistoryDescriptor | None):
+        raise RegistrationError(
+            f"{model.__name__} already has an attribute {name!r}; set REVY_HISTORY_ATTRIBUTE "
+            "to another name for revy's history manager."
+        )
+    setattr(model, name, HistoryDescriptor())
+
+
+def restore(snapshot: models.Model) -> models.Model:
+    """Write ``snapshot`` back: update the fields that differ, or insert it when its row is gone."""
+    model = type(snapshot)
+    using = snapshot._state.db
+    spec = spec_for(model)
+    assert spec is not None
+    current = model._base_manager.using(using).filter(pk=snapshot.pk).first()
+    if current is None:
+        snapshot.save(using=using)
+        return snapshot
+    changed = [
+        f for f in spec.fields if not f.primary_key and getattr(current, f.attname) != getattr(snapshot, f.attname)
+    ]
+    for f in changed:
+        setattr(current, f.attname, getattr(snapshot, f.attname))
+    if changed:
+        current.save(using=using, update_fields=[f.name for f in changed])
+    return current
+
+
+def load_actors(keys: Iterable[tuple[int | None, str | None]]) -> list[Any]:
+    """The actors of (content type id, id text) keys: one query per actor model; None for the system."""
+    ids_by_type: dict[int, set[str]] = {}
+    system = False
+    for type_id, actor_id in keys:
+        if type_id is None:
+            system = True
+        else:
+            ids_by_type.setdefault(type_id, set()).add(actor_id)  # type: ignore[arg-type]
+    actors: list[Any] = [None] if system else []
+    for type_id, ids in ids_by_type.items():
+        model = ContentType.objects.get_for_id(type_id).model_class()
+        if model is None:
+            continue
+        pk = model._meta.pk
+        found = model._base_manager.in_bulk([pk.to_python(i) for i in ids])  # type: ignore[union-attr]
+        actors.extend(found.values())
+    return actors
+
+
+# Undo of a revision
+
+
+@dataclass
+class ObjectChange:
+    """What one revision did to one object: its first action and each field's value before it."""
+
+    first_action: int
+    deleted_by: int | None = None
+    before: dict[str, Any] = field(default_factory=dict)
+
+
+def revert_revision(revision: models.Model) -> Any:
+    """Undo ``revision``: re-insert what it deleted (parents first), put back what it changed.
+
+    Objects the revision created are left alone. Every write is checked
+    first (unique values, foreign key targets), then done in one atomic
+    block; a conflict raises ``revy.RevertConflict`` and changes nothing.
+    Returns the new revision that records the undo (None when not recorded).
+    """
+    using = revision._state.db or "default"
+    inserts, updates = _planned_writes(revision, using)
+    restored = {(type(obj)._meta.concrete_model, obj.pk) for obj in inserts}
+    for obj in inserts:
+        _check(obj, [f for f in spec_for(type(obj)).fields], restored, using)  # type: ignore[union-attr]
+    for obj, changed in updates:
+        _check(obj, changed, restored, using)
+    recorded: list[Any] = []
+
+    def new_revision() -> Any:
+        description = Context.get_revision_description() or f"Revert of revision {revision.pk}"
+        created = type(revision)(description=description)
+        created.save(using=using)
+        recorded.append(created)
+        return created
+
+    with transaction.atomic(using=using):
+        scope = Context.via_revision(new_revision) if storage.top is not None else nullcontext()
+        with scope:
+            for obj in inserts:
+                _write(obj, None, using)
+            for obj, changed in updates:
+                _write(obj, [f.name for f in changed], using)
+    return recorded[0] if recorded else None
+
+
+def _planned_writes(
+    revision: models.Model, using: str
+) -> tuple[list[models.Model], list[tuple[models.Model, list[models.Field]]]]:
+    """Objects to insert (in the order they must be written) and objects to update with their fields."""
+    delta_model = apps.get_model(conf.object_delta_model_label())
+    attribute_model = apps.get_model(conf.attribute_delta_model_label())
+    changes: dict[tuple[int, str], ObjectChange] = {}
+    for pk, type_id, content_id, action in (
+        delta_model._base_manager.using(using)
+        .filter(revision=revision)
+        .order_by("pk")
+        .values_list("pk", "content_type_id", "content_id", "action")
+    ):
+        change = changes.setdefault((type_id, content_id), ObjectChange(action))
+        if action == ACTION_DELETE:
+            change.deleted_by = pk
+    for type_id, content_id, name, old_value in (
+        attribute_model._base_manager.using(using)
+        .filter(revision=revision)
+        .order_by("pk")
+        .values_list("content_type_id", "content_id", "field_name", "old_value")
+    ):
+        changes[(type_id, content_id)].before.setdefault(name, old_value)
+
+    inserts: list[tuple[int, models.Model]] = []
+    updates: list[tuple[models.Model, list[models.Field]]] = []
+    by_type: dict[int, dict[str, ObjectChange]] = {}
+    for (type_id, content_id), change in changes.items():
+        if change.first_action != ACTION_CREATE:
+            by_type.setdefault(type_id, {})[content_id] = change
+    for type_id, objects in by_type.items():
+        model = ContentType.objects.db_manager(using).get_for_id(type_id).model_class()
+        spec = spec_for(model) if model is not None else None
+        if model is None or spec is None:
+            continue
+        pk_field = model._meta.pk
+        current = model._base_manager.using(using).in_bulk(
+            [pk_field.to_python(content_id) for content_id in objects]  # type: ignore[union-attr]
+        )
+        for content_id, change in objects.items():
+            obj = current.get(pk_field.to_python(content_id))  # type: ignore[union-attr]
+            if obj is None and change.deleted_by is None:
+                raise RevertConflict(
+                    f"{model._meta.label} {content_id} was changed by revision {revision.pk} "
+                    "and has been deleted since; restore it first.",
+                    obj=None,
+                    field=None,
+                )
+            if obj is None:
+                inserts.append((change.deleted_by, build_instance(model, change.before, using)))  # type: ignore[arg-type]
+                continue
+            changed = []
+            for f in spec.fields:
+                if f.name in change.before:
+                    value = from_stored(f, change.before[f.name])
+                    if getattr(obj, f.attname) != value:
+                        setattr(obj, f.attname, value)
+                        changed.append(f)
+            if changed:
+                updates.append((obj, changed))
+    # A deletion removes children before their parents, so the reverse order restores parents first.
+    inserts.sort(key=lambda pair: -pair[0])
+    return [obj for _, obj in inserts], updates
+
+
+def _describe(obj: models.Model) -> str:
+    return f"{obj._meta.label} {obj.pk}"
+
+
+def _check(
+    obj: models.Model, fields: list[models.Field], restored: set[tuple[Any, Any]], using: str
+) -> None:
+    """Raise RevertConflict if writing ``fields`` of ``obj`` would break a unique value or a foreign key."""
+    names = {f.name for f in fields}
+    others = {f.name for f in obj._meta.concrete_fields if f.name not in names}
+    try:
+        obj.validate_unique(exclude=others)
+        obj.validate_constraints(exclude=others)
+    except ValidationError as error:
+        name = next(iter(error.message_dict))
+        raise RevertConflict(
+            f"Cannot restore {_describe(obj)}: {'; '.join(error.messages)}",
+            obj=obj,
+            field=None if name == NON_FIELD_ERRORS else name,
+        ) from error
+    for f in fields:
+        value = getattr(obj, f.attname)
+        if f.remote_field is None or not f.concrete or value is None or not f.db_constraint:
+            continue
+        target = f.remote_field.model
+        target_field = f.target_field  # type: ignore[attr-defined]
+        if target_field.primary_key and (target._meta.concrete_model, value) in restored:
+            continue
+        if not target._base_manager.using(using).filter(**{target_field.attname: value}).exists():
+            raise RevertConflict(
+                f"Cannot restore {_describe(obj)}: its {f.name} points to "
+                f"{target._meta.label} {value}, which no longer exists.",
+                obj=obj,
+                field=f.name,
+            )
+
+
+def _write(obj: models.Model, update_fields: list[str] | None, using: str) -> None:
+    try:
+        obj.save(using=using, update_fields=update_fields)
+    except IntegrityError as error:
+        raise RevertConflict(f"Cannot restore {_describe(obj)}: {error}", obj=obj, field=None) from error
