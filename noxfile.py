@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import nox
 
-nox.needs_version = ">=2024.10.9"
+nox.needs_version = ">=2025.10.14"  # the first with download_python
 nox.options.sessions = ["tests", "lint", "typecheck"]
 # Never fetch an interpreter from the network: use what the machine has.
 nox.options.download_python = "never"

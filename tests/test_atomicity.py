@@ -20,7 +20,7 @@ def refusing_inserts_into(model: Any) -> Iterator[None]:
     table = connection.ops.quote_name(model._meta.db_table)
 
     def refuse(execute: Callable[..., Any], sql: str, params: Any, many: bool, context: Any) -> Any:
-        if sql.startswith(f"INSERT INTO {table}"):
+        if f"INSERT INTO {table}" in sql:  # also inside a WITH ... INSERT statement
             raise DatabaseError(f"injected failure writing {table}")
         return execute(sql, params, many, context)
 

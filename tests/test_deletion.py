@@ -127,6 +127,18 @@ def test_set_null_set_callable_and_set_default_record_one_update_per_changed_obj
     ]
 
 
+def test_set_with_a_value_records_that_value():
+    fallback = Author.objects.create(name="fallback")
+    author = Author.objects.create(name="ann")
+    review = Review.objects.create(moderator=author)
+    old = author.pk
+    with declared_with({(Review, "moderator"): deletion.SET(fallback.pk)}), Context.via_deletion_description("gone"):
+        author.delete()
+    review.refresh_from_db()
+    assert review.moderator == fallback
+    assert attributes_of(delta_of(review)) == {"moderator": (SET, old, fallback.pk, "gone", None)}
+
+
 def family(name: str) -> Author:
     """An author with two posts, three comments and a review."""
     author = Author.objects.create(name=name)
@@ -283,20 +295,25 @@ def test_signals_announce_cascades_and_field_updates_with_their_arguments():
     assert reviews["collector"] is posts["collector"]
 
 
+def delta_inserts(queries: CaptureQueriesContext) -> int:
+    """How many INSERTs ``queries`` made into revy's tables."""
+    tables = {model._meta.db_table for model in (Revision, ObjectDelta, AttributeDelta)}
+    return sum(
+        q["sql"].startswith("INSERT INTO") and q["sql"].split()[2].strip('`"') in tables
+        for q in queries.captured_queries
+    )
+
+
 def test_large_cascade_writes_its_deltas_in_a_few_statements_per_chunk():
     children = 10_000
     author = Author.objects.create(name="prolific")
     Post.objects.bulk_create([Post(author=author, title=f"post {i}") for i in range(children)])
-    delta_tables = tuple(m._meta.db_table for m in (Revision, ObjectDelta, AttributeDelta))
     inserts_by_chunk_size = {}
     for chunk_size in (500, 1000):
         with override_settings(REVY_DELETION_CHUNK_SIZE=chunk_size), transaction.atomic():
             with Context.via_deletion_description("gone"), CaptureQueriesContext(connection) as queries:
                 Author.objects.get(pk=author.pk).delete()
-            inserts_by_chunk_size[chunk_size] = sum(
-                q["sql"].startswith("INSERT INTO") and q["sql"].split()[2].strip('`"') in delta_tables
-                for q in queries.captured_queries
-            )
+            inserts_by_chunk_size[chunk_size] = delta_inserts(queries)
             assert ObjectDelta.objects.count() == children + 1
             assert AttributeDelta.objects.count() == 3 * children + 2
             transaction.set_rollback(True)
@@ -305,6 +322,18 @@ def test_large_cascade_writes_its_deltas_in_a_few_statements_per_chunk():
         # Per chunk: one INSERT of object deltas and one or two of attributes; plus the revision.
         assert inserts <= 4 * math.ceil(children / chunk_size) + 3, inserts_by_chunk_size
     assert inserts_by_chunk_size[500] > inserts_by_chunk_size[1000]
+
+
+def test_large_set_null_writes_its_updates_in_bulk():
+    author = Author.objects.create(name="reviewed")
+    Review.objects.bulk_create([Review(author=author) for _ in range(10_000)])
+    with Context.via_deletion_description("gone"), CaptureQueriesContext(connection) as queries:
+        author.delete()
+    assert ObjectDelta.objects.filter(action=UPDATE, description="gone").count() == 10_000
+    assert AttributeDelta.objects.filter(field_name="author", new_value__isnull=True).count() == 10_000
+    assert not Review.objects.exclude(author=None).exists()
+    print(f"INSERTs into delta tables for 10000 keys set null: {delta_inserts(queries)}")
+    assert delta_inserts(queries) <= 15
 
 
 # Without a context, or with a disabled one, revy's handlers are Django's.
@@ -320,18 +349,24 @@ HANDLERS_AND_TWINS = [
 
 
 @contextmanager
-def djangos_own_handlers() -> Iterator[None]:
-    """The test models as they would be declared with Django's handlers."""
-    fields = [(model._meta.get_field(name), revy, django) for model, name, revy, django in HANDLERS_AND_TWINS]
-    originals = [field.remote_field.on_delete for field, _, _ in fields]
-    for (field, revy, django), original in zip(fields, originals, strict=True):
-        assert original is revy or (revy is None and getattr(original, deletion.SETS_FIELD, False))
-        field.remote_field.on_delete = django
+def declared_with(handlers: dict[tuple[type[models.Model], str], Any]) -> Iterator[None]:
+    """The test models as if their foreign keys were declared with ``handlers``."""
+    originals = {key: key[0]._meta.get_field(key[1]).remote_field.on_delete for key in handlers}
     try:
+        for (model, name), handler in handlers.items():
+            model._meta.get_field(name).remote_field.on_delete = handler
         yield
     finally:
-        for (field, _, _), original in zip(fields, originals, strict=True):
-            field.remote_field.on_delete = original
+        for (model, name), handler in originals.items():
+            model._meta.get_field(name).remote_field.on_delete = handler
+
+
+def djangos_own_handlers() -> Any:
+    """The test models as they would be declared with Django's handlers."""
+    for model, name, revy, _ in HANDLERS_AND_TWINS:
+        original = model._meta.get_field(name).remote_field.on_delete
+        assert original is revy or (revy is None and getattr(original, deletion.SETS_FIELD, False))
+    return declared_with({(model, name): django for model, name, _, django in HANDLERS_AND_TWINS})
 
 
 def world() -> dict[str, Any]:

@@ -3,7 +3,7 @@ import datetime
 import pytest
 from django.contrib.auth.models import User
 from django.contrib.contenttypes.models import ContentType
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from django.db import connection, models
 from django.test.utils import CaptureQueriesContext, isolate_apps
 
@@ -193,14 +193,15 @@ def test_baseline_records_rows_that_have_no_delta_yet():
     Record.objects.create(title="old record", blob=b"\x01")
     with Context():
         tracked = Author.objects.create(name="tracked")
-    call_command("revy_baseline", chunk_size=1)
+    call_command("revy_baseline", "testapp.Author", chunk_size=1)
+    assert not Record.history.exists()
+    call_command("revy_baseline")
     old = Author.objects.get(name="old")
     assert [s.name for s in old.history.with_snapshot().values_list("snapshot", flat=True)] == ["old"]
     assert tracked.history.count() == 1
     (record,) = Record.history.with_snapshot()
     assert (record.snapshot.title, bytes(record.snapshot.blob)) == ("old record", b"\x01")
-    baseline = Revision.objects.first()
-    assert baseline.description == "revy baseline"
+    assert list(Revision.objects.values_list("description", flat=True)) == ["revy baseline"] * 2 + [""]
     # A later change of a baselined object snapshots to a complete object.
     with Context():
         old.name = "older"
@@ -219,3 +220,10 @@ def test_reviews_keep_history_of_their_foreign_keys():
     set_null = review.history.first()
     assert set_null.action == ObjectDelta.ACTION_UPDATE
     assert review.history.as_of(set_null.created_at).author_id is None
+
+
+def test_baseline_refuses_unknown_or_untracked_models():
+    with pytest.raises(CommandError, match=r"app_label\.Model"):
+        call_command("revy_baseline", "testapp.Nothing")
+    with pytest.raises(CommandError, match="not tracked"):
+        call_command("revy_baseline", "testapp.Category")

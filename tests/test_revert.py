@@ -80,7 +80,7 @@ def test_undo_conflicting_with_a_taken_unique_value_raises_and_changes_nothing(a
 
 @pytest.mark.django_db(transaction=True)
 def test_undo_conflicting_with_a_missing_foreign_key_target_raises_and_changes_nothing(author_with_posts):
-    author, posts = author_with_posts
+    _, posts = author_with_posts
     with Context.via_revision_description("delete a post"):
         posts[0].delete()
     post_deletion = Revision.objects.get(description="delete a post")
@@ -104,7 +104,7 @@ def test_a_conflict_found_only_by_the_database_rolls_back_every_write():
         with Context.via_revision(revision):
             author.delete()
     state = database_state()
-    with pytest.raises(RevertConflict, match="testapp.Author"), Context():
+    with pytest.raises(RevertConflict, match=r"testapp\.Author"), Context():
         revision.revert()
     assert database_state() == state
 
@@ -134,3 +134,16 @@ def test_undo_outside_a_context_is_not_recorded():
     assert deletion.revert() is None
     assert Author.objects.get().name == "ann"
     assert ObjectDelta.objects.count() == deltas
+
+
+@pytest.mark.django_db
+def test_undo_revision_takes_the_context_revision_description():
+    with Context():
+        author = Author.objects.create(name="ann")
+    with Context():
+        author.delete()
+    deletion = Revision.objects.first()
+    with Context.via_revision_description("restore ann"):
+        undo = deletion.revert()
+    assert undo.description == "restore ann"
+    assert list(undo.object_deltas.values_list("action", flat=True)) == [ObjectDelta.ACTION_CREATE]

@@ -4,20 +4,23 @@ from __future__ import annotations
 
 import datetime
 import json
+import re
 import uuid
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
 from asgiref.sync import async_to_sync
+from django.apps import apps
 from django.contrib.auth.models import User
 from django.contrib.contenttypes.models import ContentType
 from django.core.management import call_command
 from django.core.serializers import deserialize
-from django.db import connection, transaction
+from django.db import connection, models, transaction
 from django.db.models import F, Value
 from django.db.models.functions import Now, Upper
-from django.test.utils import CaptureQueriesContext
+from django.test.utils import CaptureQueriesContext, isolate_apps
 
 from revy import Context
 from revy.contrib.django.models import AttributeDelta, ObjectDelta, Revision
@@ -694,3 +697,30 @@ def test_deltas_are_written_to_the_database_of_the_change() -> None:
     assert AttributeDelta.objects.using("other").filter(field_name="name").count() == 3
     assert attribute_rows(ObjectDelta.objects.get())["name"] == (SET, None, "here")
     assert Revision.objects.count() == 1
+
+
+# The user documentation
+
+README = Path(__file__).resolve().parents[1] / "docs" / "readme" / "30-tracking.md"
+
+
+@pytest.mark.django_db(transaction=True)
+@isolate_apps("tests.testapp")
+def test_tracking_readme_examples_run() -> None:
+    """Every python block of docs/readme/30-tracking.md, in order, as one module of the test app."""
+    namespace: dict[str, Any] = {"__name__": "tests.testapp.readme"}
+    made: list[type[models.Model]] = []
+    try:
+        for block in re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.DOTALL):
+            exec(compile(block, str(README), "exec"), namespace)
+            for value in list(namespace.values()):
+                declared_here = isinstance(value, type) and issubclass(value, models.Model)
+                if declared_here and value._meta.apps is not apps and not value._meta.abstract and value not in made:
+                    with connection.schema_editor() as editor:
+                        editor.create_model(value)
+                    made.append(value)
+    finally:
+        with connection.schema_editor() as editor:
+            for model in made:
+                editor.delete_model(model)
+    assert made

@@ -21,7 +21,7 @@ def recent_revisions(request: HttpRequest) -> HttpResponse:
     return HttpResponse(
         format_html(
             "<!doctype html><title>revy example</title><h1>Recent revisions</h1><ul>\n{}\n</ul>"
-            "<p>Run <code>python example_project/manage.py demo --no-serve</code> to add more.</p>",
+            "<p>Recorded by <code>manage.py demo</code>, which starts from an empty database.</p>",
             items,
         )
     )

@@ -18,6 +18,7 @@
 
 from __future__ import annotations
 
+import json
 from functools import cache
 from typing import Any
 
@@ -42,19 +43,19 @@ for _name, _default in (
 
 
 def revision_model_label() -> str:
-    return settings.REVY_REVISION_MODEL  # type: ignore[no-any-return]
+    return getattr(settings, REVISION_MODEL_SETTING)
 
 
 def object_delta_model_label() -> str:
-    return settings.REVY_OBJECT_DELTA_MODEL  # type: ignore[no-any-return]
+    return getattr(settings, OBJECT_DELTA_MODEL_SETTING)
 
 
 def attribute_delta_model_label() -> str:
-    return settings.REVY_ATTRIBUTE_DELTA_MODEL  # type: ignore[no-any-return]
+    return getattr(settings, ATTRIBUTE_DELTA_MODEL_SETTING)
 
 
 @cache
-def json_encoder() -> type[Any]:
+def json_encoder() -> type[json.JSONEncoder]:
     return import_string(getattr(settings, "REVY_JSON_ENCODER", "revy.contrib.django.encoding.RevyJSONEncoder"))
 
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import datetime
 import inspect
-from contextlib import nullcontext
 from collections.abc import Iterable
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -41,7 +41,7 @@ class HistoryQuerySet(ObjectDeltaQuerySet):
         self.tracked_object: models.Model | None = None
 
     def _clone(self) -> HistoryQuerySet:
-        clone: HistoryQuerySet = super()._clone()  # type: ignore[assignment]
+        clone: HistoryQuerySet = super()._clone()  # type: ignore[misc]
         clone.tracked_model = self.tracked_model
         clone.tracked_object = self.tracked_object
         return clone
@@ -53,7 +53,7 @@ class HistoryQuerySet(ObjectDeltaQuerySet):
 
     def with_snapshot(self) -> HistoryQuerySet:
         """Each delta with ``snapshot``, the object as it was after it, in the same query."""
-        return self.annotate(snapshot=ObjectSnapshot(self._model))  # type: ignore[return-value]
+        return self.annotate(snapshot=ObjectSnapshot(self._model))
 
     def as_of(self, when: datetime.datetime) -> Any:
         """The object as it was at ``when`` (None if it did not exist then).
@@ -68,7 +68,7 @@ class HistoryQuerySet(ObjectDeltaQuerySet):
         delta = before.with_snapshot().order_by("-pk").first()
         if delta is None or delta.action == ACTION_DELETE:
             return None
-        return delta.snapshot  # type: ignore[attr-defined]
+        return delta.snapshot
 
     def field_history(self, name: str) -> Any:
         """The AttributeDeltas of field ``name`` in these deltas, newest first."""
@@ -85,9 +85,13 @@ class HistoryQuerySet(ObjectDeltaQuerySet):
         """
         model = self._model
         newest = (
-            self.deletes().order_by().values("content_id").annotate(newest=Max("pk")).values_list("newest", "content_id")
+            self.deletes()
+            .order_by()
+            .values("content_id")
+            .annotate(newest=Max("pk"))
+            .values_list("newest", "content_id")
         )
-        by_pk = {model._meta.pk.to_python(content_id): pk for pk, content_id in newest}  # type: ignore[union-attr]
+        by_pk = {model._meta.pk.to_python(content_id): pk for pk, content_id in newest}
         alive = model._base_manager.using(self.db).filter(pk__in=list(by_pk)).values_list("pk", flat=True)
         for pk in alive:
             by_pk.pop(pk, None)
@@ -100,7 +104,7 @@ class HistoryQuerySet(ObjectDeltaQuerySet):
         inserts the object again when it is gone; recorded when a context is
         active.
         """
-        snapshot = self.filter(pk=delta.pk).with_snapshot().get().snapshot  # type: ignore[attr-defined]
+        snapshot = self.filter(pk=delta.pk).with_snapshot().get().snapshot
         return restore(snapshot)
 
 
@@ -109,7 +113,7 @@ class HistoryDescriptor:
 
     def __get__(self, instance: models.Model | None, owner: type[models.Model]) -> HistoryQuerySet:
         delta_model = apps.get_model(conf.object_delta_model_label())
-        queryset = HistoryQuerySet(model=delta_model)
+        queryset: HistoryQuerySet = HistoryQuerySet(model=delta_model)
         queryset.tracked_model = owner
         if instance is None:
             return queryset.for_model(owner)  # type: ignore[return-value]
@@ -163,7 +167,7 @@ def load_actors(keys: Iterable[tuple[int | None, str | None]]) -> list[Any]:
         if model is None:
             continue
         pk = model._meta.pk
-        found = model._base_manager.in_bulk([pk.to_python(i) for i in ids])  # type: ignore[union-attr]
+        found = model._base_manager.in_bulk([pk.to_python(i) for i in ids])
         actors.extend(found.values())
     return actors
 
@@ -251,10 +255,10 @@ def _planned_writes(
             continue
         pk_field = model._meta.pk
         current = model._base_manager.using(using).in_bulk(
-            [pk_field.to_python(content_id) for content_id in objects]  # type: ignore[union-attr]
+            [pk_field.to_python(content_id) for content_id in objects]
         )
         for content_id, change in objects.items():
-            obj = current.get(pk_field.to_python(content_id))  # type: ignore[union-attr]
+            obj = current.get(pk_field.to_python(content_id))
             if obj is None and change.deleted_by is None:
                 raise RevertConflict(
                     f"{model._meta.label} {content_id} was changed by revision {revision.pk} "
@@ -301,7 +305,7 @@ def _check(
         ) from error
     for f in fields:
         value = getattr(obj, f.attname)
-        if f.remote_field is None or not f.concrete or value is None or not f.db_constraint:
+        if f.remote_field is None or not f.concrete or value is None or not getattr(f, "db_constraint", True):
             continue
         target = f.remote_field.model
         target_field = f.target_field  # type: ignore[attr-defined]

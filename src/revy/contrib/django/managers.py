@@ -17,6 +17,9 @@ def _content_type(model_or_obj: Any, using: str | None) -> ContentType:
 class DeltaQuerySet(models.QuerySet):
     """What object and attribute deltas are filtered by."""
 
+    # A delta model (revy's or a swapped one), with its ACTION_* constants.
+    model: type[Any]
+
     def for_model(self, model: type[models.Model]) -> DeltaQuerySet:
         """Deltas of every object of ``model`` (a proxy counts as its concrete model)."""
         return self.filter(content_type=_content_type(model, self.db))
@@ -48,7 +51,7 @@ class ObjectDeltaQuerySet(DeltaQuerySet):
         One query for the deltas, then one per tracked model among each
         thousand of them (rows of untracked models get None).
         """
-        clone = self._chain()
+        clone = self._chain()  # type: ignore[attr-defined]
         clone._iterable_class = SnapshotIterable
         return clone
 

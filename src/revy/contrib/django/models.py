@@ -77,7 +77,7 @@ class AbstractRevision(models.Model):
 
         keys = (
             get_attribute_delta_model()
-            .objects.filter(revision=self)
+            .objects.filter(revision_id=self.pk)
             .order_by()
             .values_list("actor_content_type_id", "actor_id")
             .distinct()
@@ -195,14 +195,14 @@ class AttributeDelta(AbstractAttributeDelta):
 
 def get_revision_model() -> type[AbstractRevision]:
     """The revision model in use (``REVY_REVISION_MODEL``)."""
-    return apps.get_model(conf.revision_model_label(), require_ready=False)  # type: ignore[return-value]
+    return apps.get_model(conf.revision_model_label(), require_ready=False)
 
 
 def get_object_delta_model() -> type[AbstractObjectDelta]:
     """The object delta model in use (``REVY_OBJECT_DELTA_MODEL``)."""
-    return apps.get_model(conf.object_delta_model_label(), require_ready=False)  # type: ignore[return-value]
+    return apps.get_model(conf.object_delta_model_label(), require_ready=False)
 
 
 def get_attribute_delta_model() -> type[AbstractAttributeDelta]:
     """The attribute delta model in use (``REVY_ATTRIBUTE_DELTA_MODEL``)."""
-    return apps.get_model(conf.attribute_delta_model_label(), require_ready=False)  # type: ignore[return-value]
+    return apps.get_model(conf.attribute_delta_model_label(), require_ready=False)

@@ -93,7 +93,7 @@ class SnapshotField(models.Field):
             return None
         positions: dict[str, Any] = json.loads(value)
         stored = {self.snapshot_fields[int(i)].name: v for i, v in positions.items() if i != "_"}
-        if self.snapshot_model._meta.pk.name not in stored:  # type: ignore[union-attr]
+        if self.snapshot_model._meta.pk.name not in stored:
             return None
         return build_instance(self.snapshot_model, stored, connection.alias)
 
@@ -147,7 +147,9 @@ class ObjectSnapshot(Func):
         )
         self.model = model
 
-    def as_sql(self, compiler: Any, connection: Any, **extra_context: Any) -> tuple[str, list[Any]]:
+    def as_sql(  # type: ignore[override]
+        self, compiler: Any, connection: Any, **extra_context: Any
+    ) -> tuple[str, list[Any]]:
         compiled = [compiler.compile(expression) for expression in self.get_source_expressions()]
         (own_type, own_params), (wanted_type, wanted_params) = compiled[:2]
         params: list[Any] = [*own_params, *wanted_params]

@@ -84,7 +84,7 @@ class RevyFieldTracker(FieldTracker):
                 tracker.saved_data = saved_data
                 raise
 
-        model.save_base = atomic_save_base  # type: ignore[method-assign]
+        model.save_base = atomic_save_base  # type: ignore[method-assign,assignment]
 
 
 class RevyTrackedModel(models.Model):
@@ -144,7 +144,7 @@ def register(
     if model is None:
 
         def decorator(cls: M) -> M:
-            return register(cls, fields=fields, exclude=exclude)  # type: ignore[no-any-return]
+            return register(cls, fields=fields, exclude=exclude)
 
         return decorator
     if not (isinstance(model, type) and issubclass(model, models.Model)):
@@ -204,7 +204,7 @@ def _tracked_fields(
         raise RegistrationError(
             f"{model.__name__} has no concrete field named {', '.join(unknown)}; its fields are {', '.join(concrete)}."
         )
-    pk_name = model._meta.pk.name  # type: ignore[union-attr]
+    pk_name = model._meta.pk.name
     if pk_name in exclude:
         raise RegistrationError(f"The primary key {pk_name!r} of {model.__name__} is always tracked.")
     names = list(concrete) if fields is None else [pk_name, *(n for n in fields if n != pk_name)]

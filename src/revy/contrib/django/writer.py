@@ -69,6 +69,12 @@ class ObjectEntry:
     attributes: list[AttributeEntry] = field(default_factory=list)
 
 
+def column_of(field: models.Field) -> str:
+    """The column of a field of a prepared model (Django's stubs allow None before it is prepared)."""
+    assert field.column is not None
+    return field.column
+
+
 class TableWriter:
     """INSERTs of rows into one model's table on one database, compiled once."""
 
@@ -80,16 +86,24 @@ class TableWriter:
         if missing:
             raise RevyError(f"{model._meta.label} lacks the fields {missing}; build it from revy's abstract bases.")
         pk = model._meta.pk
-        self.pk_column = pk.column  # type: ignore[union-attr]
+        self.table = model._meta.db_table
+        self.pk_column = column_of(pk)
         # Fields a swapped model adds take their defaults.
-        self.extra = [
-            f for name, f in known.items() if name not in columns and not (f is pk and f.db_returning)
-        ]
+        self.extra = [f for name, f in known.items() if name not in columns and not (f is pk and f.db_returning)]
         qn = connection.ops.quote_name
-        names = [known[name].column for name in columns] + [f.column for f in self.extra]
-        self.row_sql = "(" + ", ".join(["%s"] * len(names)) + ")"
-        self.prefix = f"INSERT INTO {qn(model._meta.db_table)} ({', '.join(qn(n) for n in names)}) VALUES "
-        self.width = len(names)
+        fields = [known[name] for name in columns] + self.extra
+        self.quoted = [qn(column_of(f)) for f in fields]
+        self.quoted_pk = qn(self.pk_column)
+        self.row_sql = "(" + ", ".join(["%s"] * len(fields)) + ")"
+        self.into = f"INSERT INTO {qn(self.table)} ({', '.join(self.quoted)}) "
+        self.prefix = self.into + "VALUES "
+        self.width = len(fields)
+        # On PostgreSQL rows go as one array per column (``unnest``): a statement of a
+        # dozen parameters, whatever the number of rows, that the driver parses once.
+        types = [f.db_type(connection) for f in fields]
+        self.array_types: list[str] | None = None
+        if connection.vendor == "postgresql" and all(types):
+            self.array_types = [f"{t}[]" for t in types]
         features = connection.features
         self.returning = features.can_return_columns_from_insert
         self.bulk_returning = features.can_return_rows_from_bulk_insert
@@ -109,7 +123,26 @@ class TableWriter:
         defaults = tuple(f.get_db_prep_save(f.get_default(), connection) for f in self.extra)
         return [row + defaults for row in rows]
 
+    def unnest(self, rows: list[tuple[Any, ...]], given: dict[int, str], source: str = "") -> tuple[str, list[Any]]:
+        """``SELECT`` of ``rows`` from one array per column, for PostgreSQL.
+
+        The columns in ``given`` take that SQL expression instead of an array
+        (``source`` names the table it reads from, such as a CTE).
+        """
+        assert self.array_types is not None
+        arrays = [i for i in range(self.width) if i not in given]
+        select = ", ".join(given.get(i, f"a.c{i}") for i in range(self.width))
+        unnest = ", ".join(f"%s::{self.array_types[i]}" for i in arrays)
+        names = ", ".join(f"c{i}" for i in arrays)
+        columns = list(zip(*self._complete(rows), strict=True))
+        return f"SELECT {select} FROM {source}unnest({unnest}) AS a({names})", [list(columns[i]) for i in arrays]
+
     def insert(self, rows: list[tuple[Any, ...]]) -> None:
+        if self.array_types is not None:
+            sql, params = self.unnest(rows, {})
+            with connections[self.using].cursor() as cursor:
+                cursor.execute(self.into + sql, params)
+            return
         rows = self._complete(rows)
         with connections[self.using].cursor() as cursor:
             for start in range(0, len(rows), self.batch_rows):
@@ -118,8 +151,14 @@ class TableWriter:
                 cursor.execute(sql, [value for row in batch for value in row])
 
     def insert_returning_ids(self, rows: list[tuple[Any, ...]]) -> list[Any]:
-        rows = self._complete(rows)
         connection = connections[self.using]
+        if self.array_types is not None and len(rows) > 1:
+            # PostgreSQL returns the rows of one INSERT ... SELECT in order; bulk_create relies on it too.
+            sql, params = self.unnest(rows, {})
+            with connection.cursor() as cursor:
+                cursor.execute(f"{self.into}{sql} RETURNING {self.quoted_pk}", params)
+                return [row[0] for row in cursor.fetchall()]
+        rows = self._complete(rows)
         qn = connection.ops.quote_name
         ids: list[Any] = []
         with connection.cursor() as cursor:
@@ -136,7 +175,7 @@ class TableWriter:
                     ids.append(cursor.fetchone()[0])
                 else:
                     cursor.execute(self.prefix + self.row_sql, row)
-                    ids.append(connection.ops.last_insert_id(cursor, None, self.pk_column))
+                    ids.append(connection.ops.last_insert_id(cursor, self.table, self.pk_column))
         return ids
 
 
@@ -145,6 +184,48 @@ class Writers:
     revision: TableWriter
     object_delta: TableWriter
     attribute_delta: TableWriter
+
+    @property
+    def in_one_statement(self) -> bool:
+        """Whether a change's rows can go in one statement (PostgreSQL's data-modifying CTEs)."""
+        return all(w.array_types is not None for w in (self.revision, self.object_delta, self.attribute_delta))
+
+
+def write_in_one_statement(
+    using: str, writers: Writers, rev: Any, object_row: tuple[Any, ...], attribute_rows: list[tuple[Any, ...]]
+) -> None:
+    """One object delta and its attribute deltas, and the scope's revision when ``rev`` is None.
+
+    PostgreSQL only: ``WITH r AS (INSERT revision), o AS (INSERT object delta) INSERT attributes``,
+    each insert taking the ids the one before returns.
+    """
+    revision, object_delta, attribute_delta = writers.revision, writers.object_delta, writers.attribute_delta
+    o_revision = object_delta.quoted[OBJECT_DELTA_COLUMNS.index("revision_id")]
+    ctes: list[str] = []
+    params: list[Any] = []
+    given: dict[int, str] = {}
+    source = ""
+    if rev is None:
+        sql, values = revision.unnest([revision_row(using)], {})
+        ctes.append(f"r AS ({revision.into}{sql} RETURNING {revision.quoted_pk})")
+        params += values
+        given, source = {OBJECT_DELTA_COLUMNS.index("revision_id"): f"r.{revision.quoted_pk}"}, "r, "
+    sql, values = object_delta.unnest([object_row], given, source)
+    ctes.append(f"o AS ({object_delta.into}{sql} RETURNING {object_delta.quoted_pk}, {o_revision})")
+    params += values
+    sql, values = attribute_delta.unnest(
+        attribute_rows,
+        {
+            ATTRIBUTE_DELTA_COLUMNS.index("revision_id"): f"o.{o_revision}",
+            ATTRIBUTE_DELTA_COLUMNS.index("object_delta_id"): f"o.{object_delta.quoted_pk}",
+        },
+        "o, ",
+    )
+    params += values
+    with connections[using].cursor() as cursor:
+        cursor.execute(f"WITH {', '.join(ctes)} {attribute_delta.into}{sql} RETURNING {o_revision}", params)
+        if rev is None:
+            adopt_revision(using, cursor.fetchone()[0])
 
 
 @cache
@@ -160,7 +241,7 @@ def writers_for(using: str) -> Writers:
 
 def _encoder() -> json.JSONEncoder:
     # Keyed by the class, which conf forgets when REVY_JSON_ENCODER changes.
-    return _encoder_of(conf.json_encoder())
+    return _encoder_of(conf.json_encoder())  # type: ignore[arg-type]  # classes are hashable; mypy misses it
 
 
 @cache
@@ -181,7 +262,7 @@ def encode(entry: ObjectEntry, attribute: AttributeEntry, value: Any) -> str | N
 
 
 def content_type_id(model: type[models.Model], using: str) -> int:
-    return ContentType.objects.db_manager(using).get_for_model(model).pk  # type: ignore[no-any-return]
+    return ContentType.objects.db_manager(using).get_for_model(model).pk
 
 
 def actor_key(actor: Any, using: str) -> tuple[int | None, str | None]:
@@ -215,6 +296,15 @@ class PendingRevision:
 
 def revision_id(using: str) -> Any:
     """The revision of the current scope, created at its first delta."""
+    pk = existing_revision_id(using)
+    if pk is None:
+        pk = writers_for(using).revision.insert_returning_ids([revision_row(using)])[0]
+        adopt_revision(using, pk)
+    return pk
+
+
+def existing_revision_id(using: str) -> Any:
+    """The revision of the current scope, or None while the scope has none yet."""
     explicit = Context.get_revision()
     if explicit is not None:
         if explicit.pk is None:
@@ -222,14 +312,20 @@ def revision_id(using: str) -> Any:
         return explicit.pk
     shared = Context.outermost_data()
     assert shared is not None, "deltas are only written inside a context"
-    key = ("revision", using)
-    pending: PendingRevision | None = shared.get(key)
-    if pending is None or not pending.is_live(using):
-        now = connections[using].ops.adapt_datetimefield_value(timezone.now())
-        pk = writers_for(using).revision.insert_returning_ids([(Context.get_revision_description(), now)])[0]
-        pending = shared[key] = PendingRevision(pk)
-        transaction.on_commit(pending.commit, using=using)
-    return pending.pk
+    pending: PendingRevision | None = shared.get(f"revision:{using}")
+    return pending.pk if pending is not None and pending.is_live(using) else None
+
+
+def revision_row(using: str) -> tuple[Any, ...]:
+    return (Context.get_revision_description(), connections[using].ops.adapt_datetimefield_value(timezone.now()))
+
+
+def adopt_revision(using: str, pk: Any) -> None:
+    """Make the revision ``pk``, just created, the current scope's."""
+    shared = Context.outermost_data()
+    assert shared is not None, "deltas are only written inside a context"
+    pending = shared[f"revision:{using}"] = PendingRevision(pk)
+    transaction.on_commit(pending.commit, using=using)
 
 
 def write(using: str, entries: list[ObjectEntry]) -> None:
@@ -238,12 +334,14 @@ def write(using: str, entries: list[ObjectEntry]) -> None:
         return
     # Everything is encoded before the first row is written.
     encoded = [
-        [(attribute, encode(entry, attribute, attribute.old_value), encode(entry, attribute, attribute.new_value))
-         for attribute in entry.attributes]
+        [
+            (attribute, encode(entry, attribute, attribute.old_value), encode(entry, attribute, attribute.new_value))
+            for attribute in entry.attributes
+        ]
         for entry in entries
     ]
     writers = writers_for(using)
-    rev = revision_id(using)
+    rev = existing_revision_id(using)
     now = connections[using].ops.adapt_datetimefield_value(timezone.now())
     content_types = {entry.model: content_type_id(entry.model, using) for entry in entries}
     actors: dict[int, tuple[int | None, str | None]] = {}
@@ -254,17 +352,47 @@ def write(using: str, entries: list[ObjectEntry]) -> None:
             actors[key] = actor_key(actor, using)
         return actors[key]
 
-    object_rows = [
-        (rev, *actor_of(entry.actor), entry.action, entry.description or "", content_types[entry.model],
-         str(entry.pk), now)
-        for entry in entries
-    ]
-    ids = writers.object_delta.insert_returning_ids(object_rows)
-    attribute_rows = [
-        (rev, delta_id, *actor_of(attribute.actor), attribute.action, attribute.description or "",
-         content_types[entry.model], str(entry.pk), attribute.name, old, new, now)
+    def object_row(entry: ObjectEntry) -> tuple[Any, ...]:
+        return (
+            rev,
+            *actor_of(entry.actor),
+            entry.action,
+            entry.description or "",
+            content_types[entry.model],
+            str(entry.pk),
+            now,
+        )
+
+    def attribute_rows(entry: ObjectEntry, delta_id: Any, attributes: list[Any]) -> list[tuple[Any, ...]]:
+        return [
+            (
+                rev,
+                delta_id,
+                *actor_of(attribute.actor),
+                attribute.action,
+                attribute.description or "",
+                content_types[entry.model],
+                str(entry.pk),
+                attribute.name,
+                old,
+                new,
+                now,
+            )
+            for attribute, old, new in attributes
+        ]
+
+    if len(entries) == 1 and encoded[0] and writers.in_one_statement:
+        # One save or delete, the hot path: a single round trip writes it all.
+        entry = entries[0]
+        write_in_one_statement(using, writers, rev, object_row(entry), attribute_rows(entry, None, encoded[0]))
+        return
+    if rev is None:
+        rev = revision_id(using)
+    ids = writers.object_delta.insert_returning_ids([object_row(entry) for entry in entries])
+    rows = [
+        row
         for entry, delta_id, attributes in zip(entries, ids, encoded, strict=True)
-        for attribute, old, new in attributes
+        for row in attribute_rows(entry, delta_id, attributes)
     ]
-    if attribute_rows:
-        writers.attribute_delta.insert(attribute_rows)
+    if rows:
+        writers.attribute_delta.insert(rows)

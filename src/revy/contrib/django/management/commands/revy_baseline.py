@@ -25,12 +25,17 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("models", nargs="*", help="app_label.Model to baseline (default: every tracked model)")
+        parser.add_argument(
+            "labels", nargs="*", metavar="app_label.Model", help="models to baseline (default: every tracked model)"
+        )
         parser.add_argument("--database", default=DEFAULT_DB_ALIAS)
         parser.add_argument("--chunk-size", type=int, default=1000, help="rows read and written per transaction")
 
-    def handle(self, *labels: str, database: str, chunk_size: int, **options: Any) -> None:
-        chosen = [apps.get_model(label) for label in labels] or tracked_models()
+    def handle(self, *args: Any, labels: list[str], database: str, chunk_size: int, **options: Any) -> None:
+        try:
+            chosen = [apps.get_model(label) for label in labels] or tracked_models()
+        except (LookupError, ValueError) as error:
+            raise CommandError(f"{error} Name models as app_label.Model.") from error
         for model in chosen:
             if spec_for(model) is None:
                 raise CommandError(f"{model._meta.label} is not tracked by revy.")
@@ -64,7 +69,10 @@ def record_baseline(model: type[models.Model], using: str, chunk_size: int) -> i
                 ACTION_CREATE,
                 None,
                 DESCRIPTION,
-                [AttributeEntry(f.name, ACTION_SET, None, DESCRIPTION, None, getattr(row, f.attname)) for f in spec.fields],
+                [
+                    AttributeEntry(f.name, ACTION_SET, None, DESCRIPTION, None, getattr(row, f.attname))
+                    for f in spec.fields
+                ],
             )
             for row in chunk
             if str(row.pk) not in recorded
