@@ -68,7 +68,7 @@ def wait_past(moment):
 
 
 class SnapshotPropertyTests(TestCase):
-    @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
     @given(st.data())
     def test_snapshots_and_as_of_replay_every_step(self, data):
         actors = [

@@ -225,3 +225,11 @@ def test_undelete_of_a_taken_unique_value_fails_cleanly():
     assert list(Author.objects.values_list("name", flat=True)) == ["ann"]
     assert not Author.objects.filter(pk=author_pk).exists()
     assert ObjectDelta.objects.count() == deltas_before
+
+
+def test_a_row_from_before_tracking_without_baseline_has_no_snapshot():
+    author = Author.objects.create(name="untracked then")
+    with Context():
+        author.name = "tracked now"
+        author.save()
+    assert snapshots(Author) == [None]

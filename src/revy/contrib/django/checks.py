@@ -6,13 +6,13 @@ from typing import Any
 
 from django.apps import apps
 from django.core import checks
-from django.db import models
 
 from revy.contrib.django import conf
 
 
 @checks.register()
 def check_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """revy.E001 to E004: contenttypes installed, swapped models usable, encoder importable."""
     errors: list[checks.CheckMessage] = []
     if not apps.is_installed("django.contrib.contenttypes"):
         errors.append(
@@ -22,14 +22,13 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckM
                 id="revy.E001",
             )
         )
-    for setting, label, base_name in (
-        (conf.REVISION_MODEL_SETTING, conf.revision_model_label(), "AbstractRevision"),
-        (conf.OBJECT_DELTA_MODEL_SETTING, conf.object_delta_model_label(), "AbstractObjectDelta"),
-        (conf.ATTRIBUTE_DELTA_MODEL_SETTING, conf.attribute_delta_model_label(), "AbstractAttributeDelta"),
-    ):
-        from revy.contrib.django import models as revy_models
+    from revy.contrib.django import models as revy_models
 
-        base: type[models.Model] = getattr(revy_models, base_name)
+    for setting, label, base in (
+        (conf.REVISION_MODEL_SETTING, conf.revision_model_label(), revy_models.AbstractRevision),
+        (conf.OBJECT_DELTA_MODEL_SETTING, conf.object_delta_model_label(), revy_models.AbstractObjectDelta),
+        (conf.ATTRIBUTE_DELTA_MODEL_SETTING, conf.attribute_delta_model_label(), revy_models.AbstractAttributeDelta),
+    ):
         try:
             model = apps.get_model(label)
         except (LookupError, ValueError):
@@ -38,7 +37,7 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckM
         if not issubclass(model, base):
             errors.append(
                 checks.Error(
-                    f"{setting} = {label!r} must subclass revy.contrib.django.models.{base_name}.",
+                    f"{setting} = {label!r} must subclass revy.contrib.django.models.{base.__name__}.",
                     id="revy.E003",
                 )
             )

@@ -10,7 +10,7 @@
     Dotted path of the ``json.JSONEncoder`` subclass that stores field values.
 
 ``REVY_DELETION_CHUNK_SIZE`` (``1000``)
-    How many cascaded objects are fetched, and their deltas written, per step.
+    How many cascaded objects are announced (``revy.signals``), and their deltas written, per step.
 
 ``REVY_HISTORY_ATTRIBUTE`` (``"history"``)
     Name of the history manager added to tracked models.

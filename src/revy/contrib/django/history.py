@@ -19,7 +19,7 @@ from typing import Any
 from django.apps import apps
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
-from django.db import IntegrityError, models, transaction
+from django.db import DEFAULT_DB_ALIAS, IntegrityError, models, transaction
 from django.db.models import Max
 
 from revy.context import Context, storage
@@ -192,7 +192,7 @@ def revert_revision(revision: models.Model) -> Any:
     block; a conflict raises ``revy.RevertConflict`` and changes nothing.
     Returns the new revision that records the undo (None when not recorded).
     """
-    using = revision._state.db or "default"
+    using = revision._state.db or DEFAULT_DB_ALIAS
     inserts, updates = _planned_writes(revision, using)
     restored = {(type(obj)._meta.concrete_model, obj.pk) for obj in inserts}
     for obj in inserts:

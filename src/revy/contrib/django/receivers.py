@@ -15,8 +15,9 @@ Delete (``pre_delete`` / ``post_delete``)
     Django sends every ``pre_delete`` of a deletion before any row goes, then
     one ``post_delete`` per row, all in one transaction. ``pre_delete`` takes
     the before-image (the row still exists, so a deferred field can still be
-    read) into the deletion's plan; the last ``post_delete`` writes the whole
-    plan in bulk, chunk by chunk for large cascades.
+    read) into the deletion's plan, kept on the deletion's origin and written
+    in bulk every ``REVY_DELETION_CHUNK_SIZE`` objects; the last
+    ``post_delete`` writes the rest.
 
 Deletion handlers (``revy.signals``)
     revy's ``CASCADE`` marks the objects it cascades to, so their deltas are
@@ -192,7 +193,7 @@ def _plan_while_collecting(holder: Any, collector: Any) -> DeletionPlan:
 
 def _holder(origin: Any, instance: models.Model) -> Any:
     """What the plan of a deletion is kept on: its origin (an instance or a queryset)."""
-    # ``origin`` is compared, never tested for truth: that would evaluate a queryset.
+    # Never ``origin or instance``: testing a queryset for truth runs it.
     return origin if hasattr(origin, "__dict__") else instance
 
 
