@@ -68,4 +68,13 @@ def example(session: nox.Session) -> None:
     session.run("python", "example_project/manage.py", "demo", *session.posargs)
 
 
-# The benchmark session (`bench`) goes here.
+@nox.session
+def bench(session: nox.Session) -> None:
+    """revy against plain Django and its peers; writes benchmarks/RESULTS.md.
+
+    SQLite always; PostgreSQL too when it answers on REVY_PG_HOST:REVY_PG_PORT
+    (127.0.0.1:5432), else it is skipped with a message. ``nox -s bench -- --quick``
+    (or REVY_BENCH_QUICK=1) for a short run; ``-- --db sqlite`` for one database.
+    """
+    session.install(".[bench,postgres]", DJANGO_FOR_PYTHON["3.11"])
+    session.run("python", "-m", "benchmarks.run", *session.posargs)

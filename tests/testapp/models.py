@@ -118,3 +118,14 @@ class Blocker(models.Model):
 
     author = models.ForeignKey(Author, models.RESTRICT, related_name="blockers")
     post = models.ForeignKey(Post, CASCADE, related_name="blockers")
+
+
+class Shelf(models.Model):
+    """Untracked target of a tracked model's revy SET_NULL."""
+
+    name = models.CharField(max_length=50)
+
+
+class Book(RevyTrackedModel):
+    shelf = models.ForeignKey(Shelf, SET_NULL, null=True, related_name="books")
+    title = models.CharField(max_length=100)

@@ -262,7 +262,13 @@ def encode(entry: ObjectEntry, attribute: AttributeEntry, value: Any) -> str | N
 
 
 def content_type_id(model: type[models.Model], using: str) -> int:
-    return ContentType.objects.db_manager(using).get_for_model(model).pk
+    return _content_types(using).get_for_model(model).pk
+
+
+@cache
+def _content_types(using: str) -> Any:
+    # db_manager() copies the manager on every call; the copies share one cache, so one per alias will do.
+    return ContentType.objects.db_manager(using)
 
 
 def actor_key(actor: Any, using: str) -> tuple[int | None, str | None]:
