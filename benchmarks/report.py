@@ -52,7 +52,7 @@ def query_cell(cell: dict[str, Any] | None) -> str:
 
 
 def columns_of(results: dict[str, Any]) -> list[str]:
-    present = {key for row in results.values() for key in row}
+    present = {key for row in results.values() for key in row if not key.startswith("_")}
     return [key for key in LIBRARIES if key in present]
 
 

@@ -18,7 +18,7 @@ import json
 import sys
 import time
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from contextlib import AbstractContextManager, ExitStack, contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -69,6 +69,7 @@ class Library:
     history_api: str = ""
     as_of: Callable[[models.Model, datetime], Any] | None = None
     as_of_api: str = ""
+    outermost: bool = False  # its op_scope must be the outermost Context
 
 
 def save_each(objs: list[models.Model]) -> None:
@@ -122,7 +123,9 @@ def libraries() -> list[Library]:
             as_of=revy_as_of if revy_as_of_available() else None,
             as_of_api="`obj.history.as_of(t)`" if revy_as_of_available() else "not available yet",
         ),
-        Library("revy, Context per op", bench.RevyItem, bench.RevyParent, bench.RevyChild, op_scope=Context),
+        Library(
+            "revy, Context per op", bench.RevyItem, bench.RevyParent, bench.RevyChild, op_scope=Context, outermost=True
+        ),
         Library(
             "simple-history",
             bench.ShItem,
@@ -247,15 +250,10 @@ class Batch:
     scope: Callable[[], AbstractContextManager[Any]] = nothing
     units: int = 1  # rows each step handles
 
-    def run(self) -> list[float]:
-        """Seconds per unit of every step."""
-        times = []
+    def run(self) -> None:
         with self.scope():
             for step in self.steps:
-                start = time.perf_counter()
                 step()
-                times.append((time.perf_counter() - start) / self.units)
-        return times
 
 
 def in_op_scope(lib: Library, action: Callable[[], Any]) -> Callable[[], None]:
@@ -332,22 +330,56 @@ class Case:
     prepare: Callable[[int], Batch]
     note: str = ""
     baseline: str | None = "plain"
+    outermost: bool = False
+
+
+def interleave(batches: dict[str, Batch], shift: int) -> dict[str, list[float]]:
+    """Seconds per unit of every step of ``batches``, step i of each library in turn.
+
+    Taking turns step by step makes every library meet the same state of the
+    machine (other processes, the disk's queue), which a batch after batch
+    would not.
+    """
+    times: dict[str, list[float]] = {key: [] for key in batches}
+    order = list(batches.items())
+    with ExitStack() as scopes:
+        for batch in batches.values():
+            scopes.enter_context(batch.scope())
+        for i in range(max(len(batch.steps) for batch in batches.values())):
+            turn = (i + shift) % len(order)
+            for key, batch in order[turn:] + order[:turn]:
+                if i < len(batch.steps):
+                    start = time.perf_counter()
+                    batch.steps[i]()
+                    times[key].append((time.perf_counter() - start) / batch.units)
+    return times
 
 
 def run_rounds(cases: list[Case], n: int, rounds: int, counted: int = 20) -> dict[str, Any]:
-    """Count queries on ``counted`` steps (a warm-up too), then time rounds interleaving the libraries."""
+    """Count queries on ``counted`` steps (a warm-up too), then time rounds interleaving the libraries.
+
+    A case that must be the outermost scope (a Context per operation) takes
+    turns with a plain Django case of its own, its baseline, so the others'
+    scopes cannot contain it.
+    """
     queries = {case.key: count_queries(case.prepare(min(n, counted))) for case in cases}
+    together = [case for case in cases if not case.outermost]
     seconds: dict[str, list[float]] = {case.key: [] for case in cases}
     for round_index in range(rounds):
-        shift = round_index % len(cases)
-        for case in cases[shift:] + cases[:shift]:
-            batch = case.prepare(n)
+        groups = [{case.key: case.prepare(n) for case in together}]
+        groups += [{case.key: case.prepare(n), case.baseline: cases[0].prepare(n)} for case in cases if case.outermost]
+        for group in groups:
             gc.collect()
-            seconds[case.key].append(median(batch.run()))
-    return {
+            for key, times in interleave(group, round_index).items():
+                seconds.setdefault(key, []).append(median(times))
+    measured = {
         case.key: Measurement(seconds[case.key], *queries[case.key], case.note, case.baseline).__dict__
         for case in cases
     }
+    for case in cases:
+        if case.outermost and case.baseline:
+            measured[case.baseline] = Measurement(seconds[case.baseline], 0, 0, "", None).__dict__
+    return measured
 
 
 def run_suite(sizes: dict[str, int]) -> dict[str, Any]:
@@ -369,7 +401,13 @@ def run_suite(sizes: dict[str, int]) -> dict[str, Any]:
     }
     for op, fn in single.items():
         n = sizes["parents"] if fn is op_cascade else rows
-        done(op, run_rounds([Case(lib.key, lambda n, lib=lib, fn=fn: fn(lib, n)) for lib in libs], n, rounds))
+        cases = [
+            Case(lib.key, partial(fn, lib), baseline=f"_plain beside {lib.key}", outermost=True)
+            if lib.outermost
+            else Case(lib.key, partial(fn, lib))
+            for lib in libs
+        ]
+        done(op, run_rounds(cases, n, rounds))
 
     bulk_cases = [
         Case("plain", lambda n: op_bulk(plain, plain.item.objects.bulk_create, n), "`bulk_create`"),

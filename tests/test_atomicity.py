@@ -172,3 +172,16 @@ def test_unsaved_actor_is_refused_and_leaves_no_change() -> None:
         Record.objects.create(title="never")
     assert not Record.objects.exists()
     assert_nothing_recorded()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_create_retried_after_a_failure_is_recorded_as_a_create() -> None:
+    record = Record(title="first try")
+    with Context():
+        with refusing_inserts_into(ObjectDelta), pytest.raises(DatabaseError):
+            record.save()
+        record.save()
+    delta = ObjectDelta.objects.get()
+    assert delta.action == ObjectDelta.ACTION_CREATE
+    assert delta.content_id == str(Record.objects.get().pk)
+    assert AttributeDelta.objects.get(field_name="title").new_value == "first try"

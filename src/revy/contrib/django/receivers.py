@@ -9,7 +9,8 @@ Save (``post_save``)
     in ``update_fields`` when given). The tracker's save is already one
     transaction (see ``tracking``), so the change and its deltas commit
     together. ``pre_save`` has nothing to add: the tracker's diff is still
-    there in ``post_save``.
+    there in ``post_save``. A field given an expression (``F("n") + 1``) is
+    read back first, to record the value the database computed.
 
 Delete (``pre_delete`` / ``post_delete``)
     Django sends every ``pre_delete`` of a deletion before any row goes, then
