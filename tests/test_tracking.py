@@ -602,6 +602,19 @@ def test_multi_table_child_delete_records_the_whole_before_image() -> None:
         "serves_pizza": (UNSET, True, None),
     }
     assert not Place.objects.exists()
+    # The parent row goes with its child: the child's delta is the whole record.
+    assert ObjectDelta.objects.count() == 1
+
+
+@pytest.mark.django_db
+def test_deleting_a_multi_table_parent_records_it_and_its_child() -> None:
+    pk = Restaurant.objects.create(name="Luigi's", serves_pizza=True).pk
+    with Context():
+        Place.objects.get(pk=pk).delete()
+    assert sorted(ObjectDelta.objects.values_list("content_type__model", "content_id", "action")) == [
+        ("place", str(pk), ObjectDelta.ACTION_DELETE),
+        ("restaurant", str(pk), ObjectDelta.ACTION_DELETE),
+    ]
 
 
 # Async

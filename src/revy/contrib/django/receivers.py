@@ -204,7 +204,7 @@ def plan_delete(sender: type[models.Model], instance: models.Model, using: str, 
     plan = _plan_in_transaction(_holder(kwargs.get("origin"), instance), using)
     plan.expected += 1
     spec = spec_for(sender)
-    if spec is None:
+    if spec is None or _deleted_with_tracked_child(instance):
         return
     cascaded = instance.__dict__.pop(CASCADED_ATTRIBUTE, False)
     saved = getattr(instance, "_" + TRACKER_NAME).saved_data
@@ -230,6 +230,20 @@ def plan_delete(sender: type[models.Model], instance: models.Model, using: str, 
     )
     if len(plan.entries) >= conf.deletion_chunk_size():
         plan.write(using)
+
+
+def _deleted_with_tracked_child(instance: models.Model) -> bool:
+    """Whether ``instance`` is the parent row of a multi-table child being deleted.
+
+    Django deletes the parent rows of a child through the child's cached parent
+    link, which caches the child on the parent; the child's delta already holds
+    every field of the object, so the parent row needs no delta of its own.
+    """
+    cache = instance._state.fields_cache
+    return any(
+        rel.parent_link and rel.cache_name in cache and spec_for(rel.related_model) is not None
+        for rel in instance._meta.related_objects
+    )
 
 
 def record_delete(sender: type[models.Model], instance: models.Model, using: str, **kwargs: Any) -> None:
