@@ -14,6 +14,8 @@ in the environment), where nox reports them as errors.
 
 from __future__ import annotations
 
+import os
+
 import nox
 
 nox.needs_version = ">=2025.10.14"  # the first with download_python
@@ -41,7 +43,9 @@ def tests(session: nox.Session, database: str) -> None:
     """The test suite on one database (REVY_TEST_DB); the other REVY_* variables pass through."""
     python = str(session.python)
     session.install(f".[test{DRIVER_EXTRA[database]}]", DJANGO_FOR_PYTHON[python])
-    session.run("python", "-m", "pytest", *session.posargs, env={"REVY_TEST_DB": database})
+    # One database per Python, so that sessions may run side by side (nox -j).
+    name = f"{os.environ.get('REVY_TEST_DB_NAME', 'revy')}_py{python.replace('.', '')}"
+    session.run("python", "-m", "pytest", *session.posargs, env={"REVY_TEST_DB": database, "REVY_TEST_DB_NAME": name})
 
 
 @nox.session

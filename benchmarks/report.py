@@ -52,7 +52,7 @@ def query_cell(cell: dict[str, Any] | None) -> str:
 
 
 def columns_of(results: dict[str, Any]) -> list[str]:
-    present = {key for row in results.values() for key in row if not key.startswith("_")}
+    present = {key for row in results.values() for key in row}
     return [key for key in LIBRARIES if key in present]
 
 
@@ -80,6 +80,8 @@ def render(results: dict[str, Any], skipped: dict[str, str], machine: dict[str, 
         "",
         f"Machine: {machine['cpu']}, {machine['cores']} cores; Python {machine['python']}; {machine['platform']}.",
         f"Packages: {packages}.",
+        f"Load average (1 min) of the machine: {machine['load'][0]:.2f} at the start, "
+        f"{machine['load'][1]:.2f} at the end; other work on the machine shows as noise.",
         "",
         f"Reproduce: `{command}` (or `python -m benchmarks.run`, add `--quick` for a short run).",
         "",
@@ -87,7 +89,8 @@ def render(results: dict[str, Any], skipped: dict[str, str], machine: dict[str, 
         f"over {sizes.rounds} rounds ({sizes.bulk_rounds} for the bulk row) and, in brackets, the fastest "
         "and slowest round. Rounds interleave the libraries. Single-row operations run in autocommit, "
         "each paying its own commit, as a view without `ATOMIC_REQUESTS` does. Per round: "
-        f"{sizes.rows} creates/updates/deletes, {sizes.parents} cascades, {sizes.reads} reads.",
+        f"{sizes.rows} creates/updates/deletes, {sizes.parents} cascades, {sizes.reads} reads; the "
+        "libraries take turns operation by operation, and a round's time is the median of its operations.",
         "",
         "- *revy*: the operations run inside one `Context` opened around the batch, so the revision "
         "exists (steady state); every save or delete is still its own transaction and commit.",
@@ -96,6 +99,9 @@ def render(results: dict[str, Any], skipped: dict[str, str], machine: dict[str, 
         "- *reversion*: each operation in its own `reversion.create_revision()`; it records nothing "
         "on delete (cascades included).",
         "- *pghistory* (PostgreSQL only): database triggers record inserts, updates and deletes.",
+        "- The bulk row compares row-by-row saves with plain Django's `save()` of each row in one "
+        "transaction, and bulk paths with plain `bulk_create`.",
+        "- Reads run after `ANALYZE`, on tables holding everything the run wrote before.",
         "",
     ]
     for db, measured in results.items():

@@ -45,7 +45,7 @@ class Sizes:
     reads: int  # history and point-in-time reads per round
 
 
-FULL = Sizes(rounds=5, rows=200, parents=10, bulk=10_000, bulk_rounds=3, reads=50)
+FULL = Sizes(rounds=5, rows=100, parents=8, bulk=10_000, bulk_rounds=2, reads=30)
 QUICK = Sizes(rounds=3, rows=40, parents=3, bulk=1_000, bulk_rounds=2, reads=10)
 
 
@@ -109,6 +109,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     sizes = QUICK if args.quick else FULL
 
+    load_before = os.getloadavg()[0]
     databases = ["sqlite", "postgres"] if args.db == "all" else [args.db]
     results: dict[str, Any] = {}
     skipped: dict[str, str] = {}
@@ -129,6 +130,7 @@ def main(argv: list[str] | None = None) -> int:
         "cores": os.cpu_count(),
         "python": platform.python_version(),
         "platform": platform.platform(),
+        "load": (load_before, os.getloadavg()[0]),
         "packages": {
             name: version(name)
             for name in (

@@ -13,6 +13,7 @@ each also creates its revision. django-reversion's run inside
 
 from __future__ import annotations
 
+import contextvars
 import gc
 import json
 import sys
@@ -249,6 +250,7 @@ class Batch:
     steps: list[Callable[[], Any]]
     scope: Callable[[], AbstractContextManager[Any]] = nothing
     units: int = 1  # rows each step handles
+    outermost: bool = False  # steps open the outermost Context themselves
 
     def run(self) -> None:
         with self.scope():
@@ -256,16 +258,21 @@ class Batch:
                 step()
 
 
-def in_op_scope(lib: Library, action: Callable[[], Any]) -> Callable[[], None]:
-    def step() -> None:
-        with lib.op_scope():
-            action()
+def batch_of(lib: Library, actions: list[Callable[[], Any]], units: int = 1) -> Batch:
+    """Steps doing ``actions``, each in the library's scope for one operation."""
 
-    return step
+    def in_op_scope(action: Callable[[], Any]) -> Callable[[], None]:
+        def step() -> None:
+            with lib.op_scope():
+                action()
+
+        return step
+
+    return Batch([in_op_scope(action) for action in actions], lib.batch_scope, units, lib.outermost)
 
 
 def op_create(lib: Library, n: int) -> Batch:
-    return Batch([in_op_scope(lib, new_item(lib.item, i).save) for i in range(n)], lib.batch_scope)
+    return batch_of(lib, [new_item(lib.item, i).save for i in range(n)])
 
 
 def op_update_one(lib: Library, n: int) -> Batch:
@@ -273,7 +280,7 @@ def op_update_one(lib: Library, n: int) -> Batch:
         obj.count += 1
         obj.save()
 
-    return Batch([in_op_scope(lib, partial(update, obj)) for obj in fresh_items(lib, n)], lib.batch_scope)
+    return batch_of(lib, [partial(update, obj) for obj in fresh_items(lib, n)])
 
 
 def op_update_all(lib: Library, n: int) -> Batch:
@@ -282,20 +289,20 @@ def op_update_all(lib: Library, n: int) -> Batch:
         obj.save()
 
     objs = fresh_items(lib, n)
-    return Batch([in_op_scope(lib, partial(update, obj, i)) for i, obj in enumerate(objs)], lib.batch_scope)
+    return batch_of(lib, [partial(update, obj, i) for i, obj in enumerate(objs)])
 
 
 def op_delete(lib: Library, n: int) -> Batch:
-    return Batch([in_op_scope(lib, obj.delete) for obj in fresh_items(lib, n)], lib.batch_scope)
+    return batch_of(lib, [obj.delete for obj in fresh_items(lib, n)])
 
 
 def op_cascade(lib: Library, n: int) -> Batch:
-    return Batch([in_op_scope(lib, parent.delete) for parent in fresh_parents(lib, n)], lib.batch_scope)
+    return batch_of(lib, [parent.delete for parent in fresh_parents(lib, n)])
 
 
 def op_bulk(lib: Library, bulk: Callable[[list[models.Model]], Any], n: int) -> Batch:
     objs = [new_item(lib.item, i) for i in range(n)]
-    return Batch([in_op_scope(lib, partial(bulk, objs))], lib.batch_scope, units=n)
+    return batch_of(lib, [partial(bulk, objs)], units=n)
 
 
 def op_read(read: Callable[[], Any], n: int) -> Batch:
@@ -330,7 +337,6 @@ class Case:
     prepare: Callable[[int], Batch]
     note: str = ""
     baseline: str | None = "plain"
-    outermost: bool = False
 
 
 def interleave(batches: dict[str, Batch], shift: int) -> dict[str, list[float]]:
@@ -338,10 +344,13 @@ def interleave(batches: dict[str, Batch], shift: int) -> dict[str, list[float]]:
 
     Taking turns step by step makes every library meet the same state of the
     machine (other processes, the disk's queue), which a batch after batch
-    would not.
+    would not. A batch that must be the outermost scope (a Context per
+    operation) runs its steps in the context variables as they were before
+    the other batches' scopes were entered.
     """
     times: dict[str, list[float]] = {key: [] for key in batches}
     order = list(batches.items())
+    outside = contextvars.copy_context()
     with ExitStack() as scopes:
         for batch in batches.values():
             scopes.enter_context(batch.scope())
@@ -350,36 +359,27 @@ def interleave(batches: dict[str, Batch], shift: int) -> dict[str, list[float]]:
             for key, batch in order[turn:] + order[:turn]:
                 if i < len(batch.steps):
                     start = time.perf_counter()
-                    batch.steps[i]()
+                    if batch.outermost:
+                        outside.run(batch.steps[i])
+                    else:
+                        batch.steps[i]()
                     times[key].append((time.perf_counter() - start) / batch.units)
     return times
 
 
 def run_rounds(cases: list[Case], n: int, rounds: int, counted: int = 20) -> dict[str, Any]:
-    """Count queries on ``counted`` steps (a warm-up too), then time rounds interleaving the libraries.
-
-    A case that must be the outermost scope (a Context per operation) takes
-    turns with a plain Django case of its own, its baseline, so the others'
-    scopes cannot contain it.
-    """
+    """Count queries on ``counted`` steps (a warm-up too), then time rounds interleaving the libraries."""
     queries = {case.key: count_queries(case.prepare(min(n, counted))) for case in cases}
-    together = [case for case in cases if not case.outermost]
     seconds: dict[str, list[float]] = {case.key: [] for case in cases}
     for round_index in range(rounds):
-        groups = [{case.key: case.prepare(n) for case in together}]
-        groups += [{case.key: case.prepare(n), case.baseline: cases[0].prepare(n)} for case in cases if case.outermost]
-        for group in groups:
-            gc.collect()
-            for key, times in interleave(group, round_index).items():
-                seconds.setdefault(key, []).append(median(times))
-    measured = {
+        batches = {case.key: case.prepare(n) for case in cases}
+        gc.collect()
+        for key, times in interleave(batches, round_index).items():
+            seconds[key].append(median(times))
+    return {
         case.key: Measurement(seconds[case.key], *queries[case.key], case.note, case.baseline).__dict__
         for case in cases
     }
-    for case in cases:
-        if case.outermost and case.baseline:
-            measured[case.baseline] = Measurement(seconds[case.baseline], 0, 0, "", None).__dict__
-    return measured
 
 
 def run_suite(sizes: dict[str, int]) -> dict[str, Any]:
@@ -401,13 +401,7 @@ def run_suite(sizes: dict[str, int]) -> dict[str, Any]:
     }
     for op, fn in single.items():
         n = sizes["parents"] if fn is op_cascade else rows
-        cases = [
-            Case(lib.key, partial(fn, lib), baseline=f"_plain beside {lib.key}", outermost=True)
-            if lib.outermost
-            else Case(lib.key, partial(fn, lib))
-            for lib in libs
-        ]
-        done(op, run_rounds(cases, n, rounds))
+        done(op, run_rounds([Case(lib.key, partial(fn, lib)) for lib in libs], n, rounds))
 
     bulk_cases = [
         Case("plain", lambda n: op_bulk(plain, plain.item.objects.bulk_create, n), "`bulk_create`"),
@@ -424,6 +418,9 @@ def run_suite(sizes: dict[str, int]) -> dict[str, Any]:
 
     readers = [lib for lib in libs if lib.history is not None]
     subjects = {lib.key: changed_object(lib) for lib in readers}
+    with connection.cursor() as cursor:
+        # Planner statistics, as a live database keeps them (PostgreSQL's autovacuum).
+        cursor.execute("ANALYZE")
     history_cases = [
         Case(
             lib.key,

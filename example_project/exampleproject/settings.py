@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -22,7 +23,8 @@ ROOT_URLCONF = "exampleproject.urls"
 DATABASES = {
     "default": {
         "ENGINE": "django.db.backends.sqlite3",
-        "NAME": BASE_DIR / "example.sqlite3",
+        # REVY_EXAMPLE_DB moves it elsewhere (the tests run the demo on a file of their own).
+        "NAME": os.environ.get("REVY_EXAMPLE_DB", BASE_DIR / "example.sqlite3"),
     }
 }
 

@@ -98,12 +98,13 @@ class TableWriter:
         self.into = f"INSERT INTO {qn(self.table)} ({', '.join(self.quoted)}) "
         self.prefix = self.into + "VALUES "
         self.width = len(fields)
-        # On PostgreSQL rows go as one array per column (``unnest``): a statement of a
-        # dozen parameters, whatever the number of rows, that the driver parses once.
+        # On PostgreSQL rows go as one parameter per column (a value, or an array to
+        # ``unnest``): a statement of a dozen parameters whatever the number of rows,
+        # which the driver parses once.
         types = [f.db_type(connection) for f in fields]
-        self.array_types: list[str] | None = None
+        self.pg_types: list[str] | None = None
         if connection.vendor == "postgresql" and all(types):
-            self.array_types = [f"{t}[]" for t in types]
+            self.pg_types = types  # type: ignore[assignment]
         features = connection.features
         self.returning = features.can_return_columns_from_insert
         self.bulk_returning = features.can_return_rows_from_bulk_insert
@@ -123,23 +124,39 @@ class TableWriter:
         defaults = tuple(f.get_db_prep_save(f.get_default(), connection) for f in self.extra)
         return [row + defaults for row in rows]
 
-    def unnest(self, rows: list[tuple[Any, ...]], given: dict[int, str], source: str = "") -> tuple[str, list[Any]]:
-        """``SELECT`` of ``rows`` from one array per column, for PostgreSQL.
+    def select(self, rows: list[tuple[Any, ...]], given: dict[int, str], source: str = "") -> tuple[str, list[Any]]:
+        """A ``SELECT`` of ``rows`` for PostgreSQL, with a dozen parameters whatever their number.
 
-        The columns in ``given`` take that SQL expression instead of an array
-        (``source`` names the table it reads from, such as a CTE).
+        A column holding one value in every row is one parameter, any other
+        column one array (``unnest``). The columns in ``given`` take that SQL
+        expression instead, reading from the table ``source`` (such as a CTE).
         """
-        assert self.array_types is not None
-        arrays = [i for i in range(self.width) if i not in given]
-        select = ", ".join(given.get(i, f"a.c{i}") for i in range(self.width))
-        unnest = ", ".join(f"%s::{self.array_types[i]}" for i in arrays)
-        names = ", ".join(f"c{i}" for i in arrays)
-        columns = list(zip(*self._complete(rows), strict=True))
-        return f"SELECT {select} FROM {source}unnest({unnest}) AS a({names})", [list(columns[i]) for i in arrays]
+        assert self.pg_types is not None
+        scalars: list[Any] = []
+        arrays: list[Any] = []
+        select: list[str] = []
+        unnested: list[str] = []
+        for i, values in enumerate(zip(*self._complete(rows), strict=True)):
+            first = values[0]
+            if i in given:
+                select.append(given[i])
+            elif all(type(v) is type(first) and v == first for v in values):
+                select.append(f"%s::{self.pg_types[i]}")
+                scalars.append(first)
+            else:
+                select.append(f"a.c{i}")
+                unnested.append(f"%s::{self.pg_types[i]}[]")
+                arrays.append(list(values))
+        tables = [source] if source else []
+        if unnested:
+            names = ", ".join(name.removeprefix("a.") for name in select if name.startswith("a.c"))
+            tables.append(f"unnest({', '.join(unnested)}) AS a({names})")
+        sql = "SELECT " + ", ".join(select) + (" FROM " + ", ".join(tables) if tables else "")
+        return sql, scalars + arrays
 
     def insert(self, rows: list[tuple[Any, ...]]) -> None:
-        if self.array_types is not None:
-            sql, params = self.unnest(rows, {})
+        if self.pg_types is not None:
+            sql, params = self.select(rows, {})
             with connections[self.using].cursor() as cursor:
                 cursor.execute(self.into + sql, params)
             return
@@ -152,9 +169,9 @@ class TableWriter:
 
     def insert_returning_ids(self, rows: list[tuple[Any, ...]]) -> list[Any]:
         connection = connections[self.using]
-        if self.array_types is not None and len(rows) > 1:
+        if self.pg_types is not None and len(rows) > 1:
             # PostgreSQL returns the rows of one INSERT ... SELECT in order; bulk_create relies on it too.
-            sql, params = self.unnest(rows, {})
+            sql, params = self.select(rows, {})
             with connection.cursor() as cursor:
                 cursor.execute(f"{self.into}{sql} RETURNING {self.quoted_pk}", params)
                 return [row[0] for row in cursor.fetchall()]
@@ -188,7 +205,7 @@ class Writers:
     @property
     def in_one_statement(self) -> bool:
         """Whether a change's rows can go in one statement (PostgreSQL's data-modifying CTEs)."""
-        return all(w.array_types is not None for w in (self.revision, self.object_delta, self.attribute_delta))
+        return all(w.pg_types is not None for w in (self.revision, self.object_delta, self.attribute_delta))
 
 
 def write_in_one_statement(
@@ -197,33 +214,30 @@ def write_in_one_statement(
     """One object delta and its attribute deltas, and the scope's revision when ``rev`` is None.
 
     PostgreSQL only: ``WITH r AS (INSERT revision), o AS (INSERT object delta) INSERT attributes``,
-    each insert taking the ids the one before returns.
+    each insert taking the ids (and shared values) the one before returns.
     """
     revision, object_delta, attribute_delta = writers.revision, writers.object_delta, writers.attribute_delta
-    o_revision = object_delta.quoted[OBJECT_DELTA_COLUMNS.index("revision_id")]
     ctes: list[str] = []
     params: list[Any] = []
     given: dict[int, str] = {}
     source = ""
     if rev is None:
-        sql, values = revision.unnest([revision_row(using)], {})
+        sql, values = revision.select([revision_row(using)], {})
         ctes.append(f"r AS ({revision.into}{sql} RETURNING {revision.quoted_pk})")
         params += values
-        given, source = {OBJECT_DELTA_COLUMNS.index("revision_id"): f"r.{revision.quoted_pk}"}, "r, "
-    sql, values = object_delta.unnest([object_row], given, source)
-    ctes.append(f"o AS ({object_delta.into}{sql} RETURNING {object_delta.quoted_pk}, {o_revision})")
+        given, source = {OBJECT_DELTA_COLUMNS.index("revision_id"): f"r.{revision.quoted_pk}"}, "r"
+    sql, values = object_delta.select([object_row], given, source)
+    shared = ("revision_id", "content_type_id", "content_id", "created_at")
+    returned = {name: object_delta.quoted[OBJECT_DELTA_COLUMNS.index(name)] for name in shared}
+    ctes.append(f"o AS ({object_delta.into}{sql} RETURNING {object_delta.quoted_pk}, {', '.join(returned.values())})")
     params += values
-    sql, values = attribute_delta.unnest(
-        attribute_rows,
-        {
-            ATTRIBUTE_DELTA_COLUMNS.index("revision_id"): f"o.{o_revision}",
-            ATTRIBUTE_DELTA_COLUMNS.index("object_delta_id"): f"o.{object_delta.quoted_pk}",
-        },
-        "o, ",
-    )
+    given = {ATTRIBUTE_DELTA_COLUMNS.index(name): f"o.{column}" for name, column in returned.items()}
+    given[ATTRIBUTE_DELTA_COLUMNS.index("object_delta_id")] = f"o.{object_delta.quoted_pk}"
+    sql, values = attribute_delta.select(attribute_rows, given, "o")
     params += values
     with connections[using].cursor() as cursor:
-        cursor.execute(f"WITH {', '.join(ctes)} {attribute_delta.into}{sql} RETURNING {o_revision}", params)
+        revision_column = attribute_delta.quoted[ATTRIBUTE_DELTA_COLUMNS.index("revision_id")]
+        cursor.execute(f"WITH {', '.join(ctes)} {attribute_delta.into}{sql} RETURNING {revision_column}", params)
         if rev is None:
             adopt_revision(using, cursor.fetchone()[0])
 

@@ -1,0 +1,26 @@
+"""The example project's demo runs and prints the history it records."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+MANAGE = Path(__file__).resolve().parent.parent / "example_project" / "manage.py"
+
+
+def test_demo_records_and_prints_a_collaborative_edit_and_a_cascade(tmp_path: Path) -> None:
+    env = {key: value for key, value in os.environ.items() if key != "DJANGO_SETTINGS_MODULE"}
+    env.update(REVY_EXAMPLE_DB=str(tmp_path / "example.sqlite3"), REVY_EXAMPLE_NO_SERVE="1")
+    result = subprocess.run(
+        [sys.executable, str(MANAGE), "demo"], env=env, capture_output=True, text=True, timeout=300, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    lines = [line.strip() for line in result.stdout.splitlines()]
+    assert "Revision 3: 'Alice bills 20 more' (actors: alice, the system)" in lines
+    assert 'amount: "100.00" -> "120.00"  (by alice)' in lines
+    assert 'local_amount: "110.00" -> "132.00"  (by the system: Corrected by the system.)' in lines
+    assert "delete shop.invoice #2 by the system: Deleted with its customer" in lines
+    assert "delete shop.customer #1 by alice: Closed at the customer's request" in lines
+    assert not any(line.startswith("password:") for line in lines)
