@@ -213,11 +213,13 @@ def check_ids() -> set[str]:
     return {message.id for message in checks.run_checks() if message.id and message.id.startswith("revy.")}
 
 
+@pytest.mark.django_db(databases=["default", "other"])  # Django 6 checks read every database
 def test_default_configuration_passes_the_checks() -> None:
     assert check_settings() == []
     assert check_ids() == set()
 
 
+@pytest.mark.django_db(databases=["default", "other"])
 @override_settings(REVY_OBJECT_DELTA_MODEL="testapp.Missing")
 def test_swapped_model_that_does_not_exist_is_reported() -> None:
     assert check_ids() == {"revy.E002"}

@@ -3,14 +3,15 @@
 Receivers are connected per tracked model (and per proxy of one), never for
 every model, so untracked models keep Django's fast delete paths.
 
-Save (``post_save``)
-    A create records every tracked field; an update the fields whose value
-    differs from what the instance was loaded or last saved with (only those
-    in ``update_fields`` when given). The tracker's save is already one
-    transaction (see ``tracking``), so the change and its deltas commit
-    together. ``pre_save`` has nothing to add: the tracker's diff is still
-    there in ``post_save``. A field given an expression (``F("n") + 1``) is
-    read back first, to record the value the database computed.
+Save (``pre_save`` / ``post_save``)
+    ``pre_save`` takes what the save changes and who assigned each field,
+    before Django writes (and, on Django 6, reloads fields given an
+    expression). ``post_save`` records it: a create every tracked field, an
+    update the fields whose value differs from what the instance was loaded
+    or last saved with (only those in ``update_fields`` when given). A field
+    given an expression (``F("n") + 1``) is recorded with the value the
+    database computed. The tracker's save is already one transaction (see
+    ``tracking``), so the change and its deltas commit together.
 
 Delete (``pre_delete`` / ``post_delete``)
     Django sends every ``pre_delete`` of a deletion before any row goes, then
@@ -31,7 +32,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.db import connections, models
-from django.db.models.signals import post_delete, post_save, pre_delete
+from django.db.models.signals import post_delete, post_save, pre_delete, pre_save
 
 from revy import signals
 from revy.context import Context
@@ -43,11 +44,13 @@ ACTION_CREATE, ACTION_UPDATE, ACTION_DELETE = 1, 2, 3
 ACTION_SET, ACTION_UNSET = 1, 2
 PLAN_ATTRIBUTE = "_revy_deletion_plan"
 CASCADED_ATTRIBUTE = "_revy_cascaded"
+PENDING_SAVE_ATTRIBUTE = "_revy_pending_save"
 
 
 def connect(model: type[models.Model]) -> None:
     """Record saves and deletes of ``model`` (a tracked model or a proxy of one)."""
     uid = f"revy:{model._meta.label}"
+    pre_save.connect(plan_save, sender=model, weak=False, dispatch_uid=uid)
     post_save.connect(record_save, sender=model, weak=False, dispatch_uid=uid)
     pre_delete.connect(plan_delete, sender=model, weak=False, dispatch_uid=uid)
     post_delete.connect(record_delete, sender=model, weak=False, dispatch_uid=uid)
@@ -73,48 +76,72 @@ def connect_deletion_targets() -> None:
 # Save
 
 
+def plan_save(
+    sender: type[models.Model],
+    instance: models.Model,
+    raw: bool,
+    update_fields: frozenset[str] | None,
+    **kwargs: Any,
+) -> None:
+    """Take what this save changes, and who changed each field, before Django writes.
+
+    After the write Django 6 may already have reloaded (or deferred) fields
+    assigned an expression, and a reload is an assignment too.
+    """
+    if raw or Context.is_disabled():
+        return
+    spec = spec_for(sender)
+    assert spec is not None
+    if instance._state.adding:
+        changes = None  # a create records every field, read once the pk is known
+    else:
+        changes = changed_values(spec, instance, update_fields)
+    actor = Context.get_actor()
+    description = Context.get_attribute_delta_description()
+    attribution: dict[str, tuple[Any, str]] = instance.__dict__.get("_revy_attribution") or {}
+    authors = {f.attname: attribution.get(f.attname, (actor, description)) for f in spec.fields}
+    instance.__dict__[PENDING_SAVE_ATTRIBUTE] = (changes, authors)
+
+
 def record_save(
     sender: type[models.Model],
     instance: models.Model,
     created: bool,
     raw: bool,
     using: str,
-    update_fields: frozenset[str] | None,
     **kwargs: Any,
 ) -> None:
-    if raw or Context.is_disabled():
+    pending = instance.__dict__.pop(PENDING_SAVE_ATTRIBUTE, None)
+    if raw or pending is None or Context.is_disabled():
         return
     spec = spec_for(sender)
     assert spec is not None
-    if created:
-        values = [(f, None, getattr(instance, f.attname)) for f in spec.fields]
-    else:
-        values = changed_values(spec, instance, update_fields)
-    if not values:
+    changes, authors = pending
+    if created or changes is None:
+        changes = [(f, None, getattr(instance, f.attname)) for f in spec.fields]
+    if not changes:
         return
-    actor = Context.get_actor()
-    description = Context.get_attribute_delta_description()
-    attribution: dict[str, tuple[Any, str]] = instance.__dict__.get("_revy_attribution") or {}
-    authors = [attribution.get(f.attname, (actor, description)) for f, _, _ in values]
-    computed = [f.name for f, _, new in values if hasattr(new, "resolve_expression")]
+    loaded = instance.__dict__
+    computed = [f.name for f, _, new in changes if hasattr(new, "resolve_expression")]
     if computed:
-        # F() and other expressions were evaluated by the database: record what it stored.
-        instance.refresh_from_db(using=using, fields=computed)
-        values = [(f, old, getattr(instance, f.attname)) for f, old, _ in values]
+        # The database evaluated F() and other expressions: record what it stored.
+        stale = [name for name in computed if hasattr(loaded.get(instance._meta.get_field(name).attname), "resolve_expression")]
+        if stale:
+            instance.refresh_from_db(using=using, fields=stale)
+        changes = [(f, old, getattr(instance, f.attname)) for f, old, _ in changes]
     entry = ObjectEntry(
         spec.model,
         instance.pk,
         ACTION_CREATE if created else ACTION_UPDATE,
-        actor,
+        Context.get_actor(),
         Context.get_object_delta_description(),
-        [
-            AttributeEntry(f.name, ACTION_SET, *author, old, new)
-            for (f, old, new), author in zip(values, authors, strict=True)
-        ],
+        [AttributeEntry(f.name, ACTION_SET, *authors[f.attname], old, new) for f, old, new in changes],
     )
     writer.write(using, [entry])
-    for f, _, _ in values:
-        attribution.pop(f.attname, None)
+    attribution = instance.__dict__.get("_revy_attribution")
+    if attribution:
+        for f, _, _ in changes:
+            attribution.pop(f.attname, None)
 
 
 _MISSING = object()
