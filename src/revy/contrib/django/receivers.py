@@ -92,10 +92,8 @@ def plan_save(
         return
     spec = spec_for(sender)
     assert spec is not None
-    if instance._state.adding:
-        changes = None  # a create records every field, read once the pk is known
-    else:
-        changes = changed_values(spec, instance, update_fields)
+    # A create records every field, read once the pk is known.
+    changes = None if instance._state.adding else changed_values(spec, instance, update_fields)
     actor = Context.get_actor()
     description = Context.get_attribute_delta_description()
     attribution: dict[str, tuple[Any, str]] = instance.__dict__.get("_revy_attribution") or {}
@@ -121,11 +119,11 @@ def record_save(
         changes = [(f, None, getattr(instance, f.attname)) for f in spec.fields]
     if not changes:
         return
-    loaded = instance.__dict__
-    computed = [f.name for f, _, new in changes if hasattr(new, "resolve_expression")]
+    computed = [f for f, _, new in changes if hasattr(new, "resolve_expression")]
     if computed:
-        # The database evaluated F() and other expressions: record what it stored.
-        stale = [name for name in computed if hasattr(loaded.get(instance._meta.get_field(name).attname), "resolve_expression")]
+        # The database evaluated F() and other expressions: record what it stored. Django 5
+        # leaves the expression on the instance, Django 6 reloads or defers the field.
+        stale = [f.name for f in computed if hasattr(instance.__dict__.get(f.attname), "resolve_expression")]
         if stale:
             instance.refresh_from_db(using=using, fields=stale)
         changes = [(f, old, getattr(instance, f.attname)) for f, old, _ in changes]
