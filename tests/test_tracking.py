@@ -753,3 +753,24 @@ def test_tracking_readme_examples_run() -> None:
         tracking._specs.clear()
         tracking._specs.update(registered)
     assert made
+
+
+@pytest.mark.django_db
+def test_field_deferred_when_loaded_records_its_database_value_as_old() -> None:
+    record = Record.objects.create(title="first", body="old body", count=1)
+    loaded = Record.objects.only("title").get(pk=record.pk)
+    with Context():
+        loaded.body = "new body"
+        loaded.count = 1  # the same value as the row holds: no change
+        loaded.save()
+    update = ObjectDelta.objects.get(action=ObjectDelta.ACTION_UPDATE)
+    assert attribute_rows(update) == {"body": (SET, "old body", "new body")}
+
+
+@pytest.mark.django_db
+def test_reading_a_tracked_instance_computes_no_deferred_fields(django_assert_num_queries: Any) -> None:
+    """Field reads stay plain attribute reads: revy wraps no descriptor."""
+    record = Record.objects.create(title="first")
+    assert type(record).__dict__["title"].__class__.__name__ == "DeferredAttribute"
+    with django_assert_num_queries(0):
+        assert (record.title, record.pk) == ("first", record.pk)

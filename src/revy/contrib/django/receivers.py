@@ -114,6 +114,8 @@ def record_save(
         return
     spec = spec_for(sender)
     assert spec is not None
+    changes: list[tuple[models.Field, Any, Any]] | None
+    authors: dict[str, tuple[Any, str]]
     changes, authors = pending
     if created or changes is None:
         changes = [(f, None, getattr(instance, f.attname)) for f in spec.fields]
@@ -133,7 +135,10 @@ def record_save(
         ACTION_CREATE if created else ACTION_UPDATE,
         Context.get_actor(),
         Context.get_object_delta_description(),
-        [AttributeEntry(f.name, ACTION_SET, *authors[f.attname], old, new) for f, old, new in changes],
+        [
+            AttributeEntry(f.name, ACTION_SET, authors[f.attname][0], authors[f.attname][1], old, new)
+            for f, old, new in changes
+        ],
     )
     writer.write(using, [entry])
     attribution = instance.__dict__.get("_revy_attribution")
@@ -142,27 +147,30 @@ def record_save(
             attribution.pop(f.attname, None)
 
 
-_MISSING = object()
-
-
 def changed_values(
     spec: TrackingSpec, instance: models.Model, update_fields: frozenset[str] | None
 ) -> list[tuple[models.Field, Any, Any]]:
     """(field, old, new) of every tracked field this save changed."""
     saved = getattr(instance, "_" + TRACKER_NAME).saved_data
     loaded = instance.__dict__
-    changes = []
-    for f in spec.fields:
-        attname = f.attname
-        if attname not in loaded:  # deferred and never read: unchanged
-            continue
-        if update_fields is not None and f.name not in update_fields and attname not in update_fields:
-            continue
-        old = saved.get(attname, _MISSING)
-        new = loaded[attname]
-        if old is _MISSING or old != new:
-            changes.append((f, None if old is _MISSING else old, new))
-    return changes
+    fields = [
+        f
+        for f in spec.fields
+        # A field deferred and never read or assigned is unchanged.
+        if f.attname in loaded
+        and (update_fields is None or f.name in update_fields or f.attname in update_fields)
+    ]
+    unknown = [f.attname for f in fields if f.attname not in saved]
+    if unknown:
+        # Deferred when loaded, read or assigned since: the row still holds the old value.
+        row = (
+            type(instance)._base_manager.db_manager(instance._state.db)
+            .filter(pk=instance.pk)
+            .values_list(*unknown)
+            .first()
+        )
+        saved = {**saved, **dict(zip(unknown, row or (None,) * len(unknown), strict=True))}
+    return [(f, saved[f.attname], loaded[f.attname]) for f in fields if saved[f.attname] != loaded[f.attname]]
 
 
 # Delete

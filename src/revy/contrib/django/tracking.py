@@ -64,7 +64,22 @@ class RevyFieldTracker(FieldTracker):
     A save that fails leaves the tracker as it was: the tracker marks the
     values saved on its way out even when the save raised, and the next save
     would then miss (or misattribute) the changes the rollback undid.
+
+    Unlike FieldTracker, it leaves the fields' descriptors alone. FieldTracker
+    wraps each of them to note the database value of a deferred field when it
+    is first read or assigned, at the cost of computing the instance's
+    deferred fields on every attribute read (``obj.pk`` included) of every
+    tracked instance. revy reads the old value of such a field when a save
+    needs it instead (see ``receivers.changed_values``).
     """
+
+    def finalize_class(self, sender: type[models.Model], **kwargs: Any) -> None:
+        self.fields = set(self.fields)
+        self.field_map = self.get_field_map(sender)
+        self.patch_init(sender)
+        self.model_class = sender
+        setattr(sender, self.name, self)
+        self.patch_save(sender)
 
     def patch_save(self, model: type[models.Model]) -> None:
         super().patch_save(model)

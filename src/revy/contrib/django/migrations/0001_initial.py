@@ -1,4 +1,3 @@
-
 import django.db.models.deletion
 import django.utils.timezone
 import revy.contrib.django.models
@@ -46,8 +45,8 @@ class Migration(migrations.Migration):
                 ('description', models.TextField(blank=True, default='')),
                 ('content_id', models.CharField(max_length=255)),
                 ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('actor_content_type', models.ForeignKey(blank=True, db_index=False, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='contenttypes.contenttype')),
-                ('content_type', models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='contenttypes.contenttype')),
+                ('actor_content_type', models.ForeignKey(blank=True, db_constraint=False, db_index=False, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='contenttypes.contenttype')),
+                ('content_type', models.ForeignKey(db_constraint=False, db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='contenttypes.contenttype')),
                 ('revision', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='object_deltas', to=settings.REVY_REVISION_MODEL)),
             ],
             options={
@@ -68,10 +67,10 @@ class Migration(migrations.Migration):
                 ('field_name', models.CharField(max_length=255)),
                 ('old_value', revy.contrib.django.models.StoredJSONField(blank=True, null=True)),
                 ('new_value', revy.contrib.django.models.StoredJSONField(blank=True, null=True)),
-                ('actor_content_type', models.ForeignKey(blank=True, db_index=False, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='contenttypes.contenttype')),
-                ('content_type', models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='contenttypes.contenttype')),
+                ('actor_content_type', models.ForeignKey(blank=True, db_constraint=False, db_index=False, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='contenttypes.contenttype')),
+                ('content_type', models.ForeignKey(db_constraint=False, db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='contenttypes.contenttype')),
                 ('object_delta', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='attribute_deltas', to=settings.REVY_OBJECT_DELTA_MODEL)),
-                ('revision', models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='attribute_deltas', to=settings.REVY_REVISION_MODEL)),
+                ('revision', models.ForeignKey(db_constraint=False, db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='attribute_deltas', to=settings.REVY_REVISION_MODEL)),
             ],
             options={
                 'ordering': ['-pk'],
