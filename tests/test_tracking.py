@@ -727,18 +727,26 @@ def test_deltas_are_written_to_the_database_of_the_change() -> None:
 
 # The user documentation
 
-README = Path(__file__).resolve().parents[1] / "docs" / "readme" / "30-tracking.md"
+README = Path(__file__).resolve().parents[1] / "README.md"
+
+
+def readme_section(title: str) -> str:
+    """The text of the README's ``## title`` section."""
+    text = README.read_text()
+    start = text.index(f"\n## {title}\n")
+    end = text.find("\n## ", start + 1)
+    return text[start : end if end != -1 else None]
 
 
 @pytest.mark.django_db(transaction=True)
 @isolate_apps("tests.testapp")
 def test_tracking_readme_examples_run() -> None:
-    """Every python block of docs/readme/30-tracking.md, in order, as one module of the test app."""
+    """Every python block of the README's "Tracking models", in order, as one module of the test app."""
     namespace: dict[str, Any] = {"__name__": "tests.testapp.readme"}
     made: list[type[models.Model]] = []
     registered = dict(tracking._specs)
     try:
-        for block in re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.DOTALL):
+        for block in re.findall(r"```python\n(.*?)```", readme_section("Tracking models"), flags=re.DOTALL):
             exec(compile(block, str(README), "exec"), namespace)
             for value in list(namespace.values()):
                 declared_here = isinstance(value, type) and issubclass(value, models.Model)

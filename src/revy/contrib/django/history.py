@@ -25,7 +25,7 @@ from django.db.models import Max
 from revy.context import Context, storage
 from revy.contrib.django import conf
 from revy.contrib.django.managers import ObjectDeltaQuerySet
-from revy.contrib.django.snapshot import ObjectSnapshot, build_instance, from_stored
+from revy.contrib.django.snapshot import ObjectSnapshot, build_instance, from_stored, snapshot_of
 from revy.contrib.django.tracking import spec_for
 from revy.errors import RegistrationError, RevertConflict
 
@@ -65,10 +65,10 @@ class HistoryQuerySet(ObjectDeltaQuerySet):
             newest = before.order_by().values("content_id").annotate(newest=Max("pk")).values("newest")
             rows = self.filter(pk__in=newest).exclude(action=ACTION_DELETE).with_snapshot()
             return [row.snapshot for row in rows.order_by("pk")]
-        delta = before.with_snapshot().order_by("-pk").first()
+        delta: Any = before.order_by("-pk").first()
         if delta is None or delta.action == ACTION_DELETE:
             return None
-        return delta.snapshot
+        return snapshot_of(delta, self._model)
 
     def field_history(self, name: str) -> Any:
         """The AttributeDeltas of field ``name`` in these deltas, newest first."""
