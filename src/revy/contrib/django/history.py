@@ -236,7 +236,8 @@ def _planned_writes(
             change.deleted_by = pk
     for type_id, content_id, name, old_value in (
         attribute_model._base_manager.using(using)
-        .filter(revision=revision)
+        # Through the object delta: its revision and object delta keys are indexed.
+        .filter(object_delta__revision=revision)
         .order_by("pk")
         .values_list("content_type_id", "content_id", "field_name", "old_value")
     ):

@@ -77,7 +77,7 @@ class AbstractRevision(models.Model):
 
         keys = (
             get_attribute_delta_model()
-            .objects.filter(revision_id=self.pk)
+            .objects.filter(object_delta__revision_id=self.pk)  # indexed, unlike their own revision key
             .order_by()
             .values_list("actor_content_type_id", "actor_id")
             .distinct()
