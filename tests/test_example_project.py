@@ -10,7 +10,7 @@ from pathlib import Path
 MANAGE = Path(__file__).resolve().parent.parent / "example_project" / "manage.py"
 
 
-def test_demo_records_and_prints_a_collaborative_edit_and_a_cascade(tmp_path: Path) -> None:
+def test_demo_records_and_prints_a_collaborative_edit_a_cascade_and_its_undo(tmp_path: Path) -> None:
     env = {key: value for key, value in os.environ.items() if key != "DJANGO_SETTINGS_MODULE"}
     env.update(REVY_EXAMPLE_DB=str(tmp_path / "example.sqlite3"), REVY_EXAMPLE_NO_SERVE="1")
     result = subprocess.run(
@@ -24,3 +24,6 @@ def test_demo_records_and_prints_a_collaborative_edit_and_a_cascade(tmp_path: Pa
     assert "delete shop.invoice #2 by the system: Deleted with its customer" in lines
     assert "delete shop.customer #1 by alice: Closed at the customer's request" in lines
     assert not any(line.startswith("password:") for line in lines)
+    assert "Revision 5: 'Alice reopens ACME' (actors: alice)" in lines
+    assert "create shop.invoice #1 by alice" in lines
+    assert "INV-1 now: amount 120.00, local 132.00; as of its creation: amount 100.00, local 110.00" in lines

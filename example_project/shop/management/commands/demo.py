@@ -32,6 +32,7 @@ class Command(BaseCommand):
         call_command("flush", interactive=False, verbosity=0)
         record_changes()
         self.print_history()
+        self.print_past_state()
         if no_serve or os.environ.get("REVY_EXAMPLE_NO_SERVE", "") not in ("", "0"):
             return
         self.stdout.write(f"\nServing the recent revisions on http://{ADDRESS}/ (Ctrl-C stops).")
@@ -63,12 +64,22 @@ class Command(BaseCommand):
                     )
 
 
+    def print_past_state(self) -> None:
+        invoice = Invoice.objects.get(number="INV-1")
+        created = invoice.history.creates().last().created_at  # newest first: last() is the first
+        then = invoice.history.as_of(created)
+        self.stdout.write(
+            f"\nINV-1 now: amount {invoice.amount}, local {invoice.local_amount}; "
+            f"as of its creation: amount {then.amount}, local {then.local_amount}"
+        )
+
+
 def name_of(actor: Any) -> str:
     return "the system" if actor is None else str(actor)
 
 
 def record_changes() -> None:
-    """Four revisions, each made inside its own context."""
+    """Five revisions, each made inside its own context."""
     with Context.via_revision_description("Alice signs up"):
         alice = User(username="alice", email="alice@example.com")
         alice.set_password("correct horse battery staple")
@@ -107,3 +118,8 @@ def record_changes() -> None:
         Context.via_deletion_description("Deleted with its customer"),
     ):
         acme.delete()
+
+    # Undo the closure: ACME and both invoices come back with their pks, recorded as revision 5.
+    closure = get_revision_model().objects.get(description="ACME closes its account")
+    with Context.via_actor(alice), Context.via_revision_description("Alice reopens ACME"):
+        closure.revert()
