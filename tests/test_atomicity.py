@@ -185,3 +185,15 @@ def test_create_retried_after_a_failure_is_recorded_as_a_create() -> None:
     assert delta.action == ObjectDelta.ACTION_CREATE
     assert delta.content_id == str(Record.objects.get().pk)
     assert AttributeDelta.objects.get(field_name="title").new_value == "first try"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_lazy_revision_made_in_a_transaction_that_rolled_back_is_made_again() -> None:
+    with Context.via_revision(lambda: Revision.objects.create(description="lazy")):
+        with pytest.raises(RuntimeError), transaction.atomic():
+            Author.objects.create(name="gone")
+            raise RuntimeError
+        Author.objects.create(name="kept")
+    delta = ObjectDelta.objects.get()
+    assert delta.revision.description == "lazy"
+    assert Revision.objects.count() == 1

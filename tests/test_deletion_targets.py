@@ -5,7 +5,7 @@ from django.contrib.auth.models import User
 
 from revy import Context
 from revy.contrib.django.models import AttributeDelta, ObjectDelta
-from tests.testapp.models import Book, Shelf
+from tests.testapp.models import Book, Shelf, ShelfProxy
 
 pytestmark = pytest.mark.django_db
 
@@ -36,3 +36,12 @@ def test_untracked_target_saves_inside_a_context_record_nothing():
         shelf.name = "bottom"
         shelf.save()
     assert not ObjectDelta.objects.exists()
+
+
+def test_untracked_target_deleted_through_a_proxy_records_the_update():
+    shelf = Shelf.objects.create(name="top")
+    book = Book.objects.create(shelf=shelf, title="Dune")
+    with Context():
+        ShelfProxy.objects.get(pk=shelf.pk).delete()
+    delta = ObjectDelta.objects.get()
+    assert (delta.action, delta.content_object) == (ObjectDelta.ACTION_UPDATE, book)

@@ -227,3 +227,15 @@ def test_baseline_refuses_unknown_or_untracked_models():
         call_command("revy_baseline", "testapp.Nothing")
     with pytest.raises(CommandError, match="not tracked"):
         call_command("revy_baseline", "testapp.Category")
+
+
+@pytest.mark.django_db(transaction=True, databases=["default", "other"])
+def test_history_and_actors_read_the_database_the_object_was_saved_to():
+    with Context():
+        actor = Author.objects.using("other").create(name="actor")
+    with Context.via_actor(actor):
+        author = Author.objects.using("other").create(name="written there")
+    assert author.history.count() == 1
+    assert Author.objects.using("other").get(pk=author.pk).history.count() == 1
+    revision = Revision.objects.using("other").order_by("-pk").first()
+    assert revision.actors() == [actor]

@@ -34,6 +34,7 @@ from tests.testapp.models import (
     Record,
     Restaurant,
     Secret,
+    Stamped,
     Tag,
 )
 
@@ -782,3 +783,40 @@ def test_reading_a_tracked_instance_computes_no_deferred_fields(django_assert_nu
     assert type(record).__dict__["title"].__class__.__name__ == "DeferredAttribute"
     with django_assert_num_queries(0):
         assert (record.title, record.pk) == ("first", record.pk)
+
+
+@pytest.mark.django_db
+def test_a_field_the_save_itself_changes_is_recorded_with_the_change() -> None:
+    with Context():
+        stamped = Stamped.objects.create(name="a")
+        first = stamped.updated
+        stamped.name = "b"
+        stamped.save()
+        second = stamped.updated
+        stamped.save()  # only auto_now would change: nothing to record
+    update = ObjectDelta.objects.get(action=ObjectDelta.ACTION_UPDATE)
+    assert attribute_rows(update) == {
+        "name": (SET, "a", "b"),
+        "updated": (SET, first.isoformat(), second.isoformat()),
+    }
+
+
+@pytest.mark.django_db
+def test_a_new_instance_given_an_existing_pk_records_only_what_differs_from_the_row() -> None:
+    author = Author.objects.create(name="same")
+    with Context():
+        Author(pk=author.pk, name="same").save()
+        assert not ObjectDelta.objects.exists()
+        Author(pk=author.pk, name="other").save()
+    update = ObjectDelta.objects.get()
+    assert update.action == ObjectDelta.ACTION_UPDATE
+    assert attribute_rows(update) == {"name": (SET, "same", "other")}
+
+
+@pytest.mark.django_db
+def test_deleting_a_parent_whose_missing_child_was_looked_up_records_it() -> None:
+    with Context():
+        place = Place.objects.create(name="x")
+        assert not hasattr(place, "restaurant")  # caches "no child"
+        place.delete()
+    assert ObjectDelta.objects.filter(action=ObjectDelta.ACTION_DELETE).count() == 1

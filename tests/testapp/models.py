@@ -129,3 +129,15 @@ class Shelf(models.Model):
 class Book(RevyTrackedModel):
     shelf = models.ForeignKey(Shelf, SET_NULL, null=True, related_name="books")
     title = models.CharField(max_length=100)
+
+
+class ShelfProxy(Shelf):
+    class Meta:
+        proxy = True
+
+
+class Stamped(RevyTrackedModel):
+    """A field the database write itself changes."""
+
+    name = models.CharField(max_length=10)
+    updated = models.DateTimeField(auto_now=True)

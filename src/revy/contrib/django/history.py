@@ -113,7 +113,9 @@ class HistoryDescriptor:
 
     def __get__(self, instance: models.Model | None, owner: type[models.Model]) -> HistoryQuerySet:
         delta_model = apps.get_model(conf.object_delta_model_label())
-        queryset: HistoryQuerySet = HistoryQuerySet(model=delta_model)
+        # An object's deltas live in the database the object was saved to.
+        using = None if instance is None else instance._state.db
+        queryset: HistoryQuerySet = HistoryQuerySet(model=delta_model, using=using)
         queryset.tracked_model = owner
         if instance is None:
             return queryset.for_model(owner)  # type: ignore[return-value]
@@ -152,7 +154,7 @@ def restore(snapshot: models.Model) -> models.Model:
     return current
 
 
-def load_actors(keys: Iterable[tuple[int | None, str | None]]) -> list[Any]:
+def load_actors(keys: Iterable[tuple[int | None, str | None]], using: str | None = None) -> list[Any]:
     """The actors of (content type id, id text) keys: one query per actor model; None for the system."""
     ids_by_type: dict[int, set[str]] = {}
     system = False
@@ -163,11 +165,11 @@ def load_actors(keys: Iterable[tuple[int | None, str | None]]) -> list[Any]:
             ids_by_type.setdefault(type_id, set()).add(actor_id)  # type: ignore[arg-type]
     actors: list[Any] = [None] if system else []
     for type_id, ids in ids_by_type.items():
-        model = ContentType.objects.get_for_id(type_id).model_class()
+        model = ContentType.objects.db_manager(using).get_for_id(type_id).model_class()
         if model is None:
             continue
         pk = model._meta.pk
-        found = model._base_manager.in_bulk([pk.to_python(i) for i in ids])
+        found = model._base_manager.using(using).in_bulk([pk.to_python(i) for i in ids])
         actors.extend(found.values())
     return actors
 

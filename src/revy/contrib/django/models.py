@@ -77,12 +77,13 @@ class AbstractRevision(models.Model):
 
         keys = (
             get_attribute_delta_model()
-            .objects.filter(object_delta__revision_id=self.pk)  # indexed, unlike their own revision key
+            .objects.using(self._state.db)
+            .filter(object_delta__revision_id=self.pk)  # indexed, unlike their own revision key
             .order_by()
             .values_list("actor_content_type_id", "actor_id")
             .distinct()
         )
-        return load_actors(keys)
+        return load_actors(keys, self._state.db)
 
     def revert(self) -> Any:
         """Undo this revision: restore what it deleted, put back what it changed.

@@ -37,7 +37,14 @@ from django.db.models.signals import post_delete, post_save, pre_delete, pre_sav
 from revy import signals
 from revy.context import Context
 from revy.contrib.django import conf, writer
-from revy.contrib.django.tracking import TRACKER_NAME, TrackingSpec, spec_for, tracked_models
+from revy.contrib.django.tracking import (
+    ATTRIBUTION_ATTRIBUTE,
+    TRACKER_NAME,
+    TrackingSpec,
+    all_models,
+    spec_for,
+    tracked_models,
+)
 from revy.contrib.django.writer import AttributeEntry, ObjectEntry
 
 ACTION_CREATE, ACTION_UPDATE, ACTION_DELETE = 1, 2, 3
@@ -57,20 +64,23 @@ def connect(model: type[models.Model]) -> None:
 
 
 def connect_deletion_targets() -> None:
-    """Watch deletions of the targets of revy's SET handlers, tracked or not.
+    """Watch deletions of the targets of revy's SET handlers (and their proxies), tracked or not.
 
     Their ``post_delete`` is where the UPDATE deltas of those handlers are written.
     """
     from revy.contrib.django.deletion import SETS_FIELD
 
-    for model in tracked_models():
-        for field in model._meta.concrete_fields:
-            if field.remote_field is not None and getattr(field.remote_field.on_delete, SETS_FIELD, False):
-                target = field.remote_field.model
-                if isinstance(target, type) and spec_for(target) is None:
-                    uid = f"revy:{target._meta.label}"
-                    pre_delete.connect(plan_delete, sender=target, weak=False, dispatch_uid=uid)
-                    post_delete.connect(record_delete, sender=target, weak=False, dispatch_uid=uid)
+    targets = {
+        field.remote_field.model
+        for model in tracked_models()
+        for field in model._meta.concrete_fields
+        if field.remote_field is not None and getattr(field.remote_field.on_delete, SETS_FIELD, False)
+    }
+    for model in all_models():
+        if model._meta.concrete_model in targets and spec_for(model) is None:
+            uid = f"revy:{model._meta.label}"
+            pre_delete.connect(plan_delete, sender=model, weak=False, dispatch_uid=uid)
+            post_delete.connect(record_delete, sender=model, weak=False, dispatch_uid=uid)
 
 
 # Save
@@ -83,22 +93,25 @@ def plan_save(
     update_fields: frozenset[str] | None,
     **kwargs: Any,
 ) -> None:
-    """Take what this save changes, and who changed each field, before Django writes.
+    """Take each field's value before the save, and who assigned it, before Django writes.
 
-    After the write Django 6 may already have reloaded (or deferred) fields
-    assigned an expression, and a reload is an assignment too.
+    Django 6 reloads fields given an expression during the save, and a
+    reload is an assignment too; the row may also be read here, before the
+    write, for old values the instance does not know.
     """
     if raw or Context.is_disabled():
         return
     spec = spec_for(sender)
     assert spec is not None
-    # A create records every field, read once the pk is known.
-    changes = None if instance._state.adding else changed_values(spec, instance, update_fields)
-    actor = Context.get_actor()
-    description = Context.get_attribute_delta_description()
-    attribution: dict[str, tuple[Any, str]] = instance.__dict__.get("_revy_attribution") or {}
-    authors = {f.attname: attribution.get(f.attname, (actor, description)) for f in spec.fields}
-    instance.__dict__[PENDING_SAVE_ATTRIBUTE] = (changes, authors)
+    before: tuple[list[tuple[models.Field, Any]], bool] | None
+    if instance._state.adding and (instance.pk is None or spec.pk_has_default):
+        before = None  # an INSERT: every field is recorded once the pk is known
+    else:
+        # An update; or a new instance given the pk of a row, which Django updates when it exists.
+        saved = {} if instance._state.adding else getattr(instance, "_" + TRACKER_NAME).saved_data
+        before = values_before(spec, instance, update_fields, saved)
+    authors = dict(instance.__dict__.get(ATTRIBUTION_ATTRIBUTE) or {})
+    instance.__dict__[PENDING_SAVE_ATTRIBUTE] = (before, authors)
 
 
 def record_save(
@@ -114,44 +127,48 @@ def record_save(
         return
     spec = spec_for(sender)
     assert spec is not None
-    changes: list[tuple[models.Field, Any, Any]] | None
+    before: tuple[list[tuple[models.Field, Any]], bool] | None
     authors: dict[str, tuple[Any, str]]
-    changes, authors = pending
-    if created or changes is None:
-        changes = [(f, None, getattr(instance, f.attname)) for f in spec.fields]
-    if not changes:
-        return
-    computed = [f for f, _, new in changes if hasattr(new, "resolve_expression")]
-    if computed:
-        # The database evaluated F() and other expressions: record what it stored. Django 5
-        # leaves the expression on the instance, Django 6 reloads or defers the field.
-        stale = [f.name for f in computed if hasattr(instance.__dict__.get(f.attname), "resolve_expression")]
-        if stale:
-            instance.refresh_from_db(using=using, fields=stale)
-        changes = [(f, old, getattr(instance, f.attname)) for f, old, _ in changes]
+    before, authors = pending
+    inserted = created or before is None
+    if inserted:
+        olds: list[tuple[models.Field, Any]] = [(f, None) for f in spec.fields]
+    else:
+        assert before is not None
+        olds, changed = before
+        if not changed:  # auto_now fields alone do not make a change
+            return
+    loaded = instance.__dict__
+    # Fields the database computed: F() expressions (Django 5 leaves them on the
+    # instance, Django 6 reloads or defers them), database defaults, auto_now.
+    stale = [f.name for f, _ in olds if f.attname not in loaded or hasattr(loaded[f.attname], "resolve_expression")]
+    if stale:
+        instance.refresh_from_db(using=using, fields=stale)
+    changes = [(f, old, loaded[f.attname]) for f, old in olds if inserted or old != loaded[f.attname]]
+    actor = Context.get_actor()
+    description = Context.get_attribute_delta_description()
     entry = ObjectEntry(
         spec.model,
         instance.pk,
-        ACTION_CREATE if created else ACTION_UPDATE,
-        Context.get_actor(),
+        ACTION_CREATE if inserted else ACTION_UPDATE,
+        actor,
         Context.get_object_delta_description(),
         [
-            AttributeEntry(f.name, ACTION_SET, authors[f.attname][0], authors[f.attname][1], old, new)
+            AttributeEntry(f.name, ACTION_SET, *authors.get(f.attname, (actor, description)), old, new)
             for f, old, new in changes
         ],
     )
     writer.write(using, [entry])
-    attribution = instance.__dict__.get("_revy_attribution")
+    attribution = instance.__dict__.get(ATTRIBUTION_ATTRIBUTE)
     if attribution:
         for f, _, _ in changes:
             attribution.pop(f.attname, None)
 
 
-def changed_values(
-    spec: TrackingSpec, instance: models.Model, update_fields: frozenset[str] | None
-) -> list[tuple[models.Field, Any, Any]]:
-    """(field, old, new) of every tracked field this save changed."""
-    saved = getattr(instance, "_" + TRACKER_NAME).saved_data
+def values_before(
+    spec: TrackingSpec, instance: models.Model, update_fields: frozenset[str] | None, saved: dict[str, Any]
+) -> tuple[list[tuple[models.Field, Any]], bool]:
+    """(field, value before the save) of the tracked fields this save writes, and whether any changed."""
     loaded = instance.__dict__
     fields = [
         f
@@ -162,7 +179,7 @@ def changed_values(
     ]
     unknown = [f.attname for f in fields if f.attname not in saved]
     if unknown:
-        # Deferred when loaded, read or assigned since: the row still holds the old value.
+        # Deferred when loaded (or never loaded): the row still holds the old value.
         row = (
             type(instance)._base_manager.db_manager(instance._state.db)
             .filter(pk=instance.pk)
@@ -170,7 +187,8 @@ def changed_values(
             .first()
         )
         saved = {**saved, **dict(zip(unknown, row or (None,) * len(unknown), strict=True))}
-    return [(f, saved[f.attname], loaded[f.attname]) for f in fields if saved[f.attname] != loaded[f.attname]]
+    olds = [(f, saved[f.attname]) for f in fields]
+    return olds, any(old != loaded[f.attname] for f, old in olds)
 
 
 # Delete
@@ -274,7 +292,7 @@ def _deleted_with_tracked_child(instance: models.Model) -> bool:
     """
     cache = instance._state.fields_cache
     return any(
-        rel.parent_link and rel.cache_name in cache and spec_for(rel.related_model) is not None
+        rel.parent_link and cache.get(rel.cache_name) is not None and spec_for(rel.related_model) is not None
         for rel in instance._meta.related_objects
     )
 

@@ -27,6 +27,8 @@ from revy.errors import RegistrationError
 M = TypeVar("M", bound=type[models.Model])
 
 TRACKER_NAME = "revy_tracker"
+# Who assigned each field (actor, description), kept on the instance until it is saved.
+ATTRIBUTION_ATTRIBUTE = "_revy_attribution"
 
 
 @dataclass(frozen=True)
@@ -40,6 +42,13 @@ class TrackingSpec:
     @property
     def attnames(self) -> frozenset[str]:
         return frozenset(field.attname for field in self.fields)
+
+    @property
+    def pk_has_default(self) -> bool:
+        """Whether a new instance gets its pk before saving, so Django always INSERTs it."""
+        pk = self.model._meta.pk
+        assert pk is not None
+        return pk.has_default() or pk.has_db_default()
 
 
 _specs: dict[type[models.Model], TrackingSpec] = {}
@@ -133,13 +142,13 @@ class RevyTrackedModel(models.Model):
 
 def note_assignment(instance: models.Model, attname: str) -> None:
     """Remember who assigned ``attname`` of ``instance`` (and why), for its AttributeDelta."""
-    attribution: dict[str, tuple[Any, str]] | None = instance.__dict__.get("_revy_attribution")
+    attribution: dict[str, tuple[Any, str]] | None = instance.__dict__.get(ATTRIBUTION_ATTRIBUTE)
     if Context.is_disabled():
         if attribution:
             attribution.pop(attname, None)
         return
     if attribution is None:
-        attribution = instance.__dict__["_revy_attribution"] = {}
+        attribution = instance.__dict__[ATTRIBUTION_ATTRIBUTE] = {}
     attribution[attname] = (Context.get_actor(), Context.get_attribute_delta_description())
 
 
@@ -203,7 +212,7 @@ def _track(model: type[models.Model], fields: Iterable[str] | None, exclude: Ite
     from revy.contrib.django import receivers
 
     receivers.connect(model)
-    for other in _all_models():
+    for other in all_models():
         if other._meta.proxy and other._meta.concrete_model is model:
             receivers.connect(other)
     if apps.models_ready:
@@ -226,7 +235,8 @@ def _tracked_fields(
     return tuple(concrete[name] for name in names if name not in exclude)
 
 
-def _all_models() -> Iterable[type[models.Model]]:
+def all_models() -> Iterable[type[models.Model]]:
+    """Every model class defined so far (usable before the app registry is ready)."""
     for app_models in list(apps.all_models.values()):
         yield from list(app_models.values())
 
@@ -235,10 +245,12 @@ def _on_class_prepared(sender: type[models.Model], **kwargs: Any) -> None:
     if sender._meta.abstract:
         return
     if sender._meta.proxy:
-        if spec_for(sender) is not None:
-            from revy.contrib.django import receivers
+        from revy.contrib.django import receivers
 
+        if spec_for(sender) is not None:
             receivers.connect(sender)
+        elif apps.models_ready:  # a proxy of the target of a SET handler, defined late
+            receivers.connect_deletion_targets()
         return
     if issubclass(sender, RevyTrackedModel):
         _track(sender, sender.revy_fields, tuple(sender.revy_exclude))

@@ -325,15 +325,36 @@ def revision_id(using: str) -> Any:
 
 def existing_revision_id(using: str) -> Any:
     """The revision of the current scope, or None while the scope has none yet."""
-    explicit = Context.get_revision()
-    if explicit is not None:
-        if explicit.pk is None:
-            explicit.save(using=using)
-        return explicit.pk
     shared = Context.outermost_data()
     assert shared is not None, "deltas are only written inside a context"
+    explicit = Context.get_revision()
+    if explicit is not None:
+        return explicit_revision_id(explicit, using, shared)
     pending: PendingRevision | None = shared.get(f"revision:{using}")
     return pending.pk if pending is not None and pending.is_live(using) else None
+
+
+def explicit_revision_id(revision: models.Model, using: str, shared: dict[str, Any]) -> Any:
+    """The pk of a revision given to the context (or by its lazy factory), saved when it is not.
+
+    A revision saved (or made by a factory) inside a transaction that rolled
+    back has a pk but no row any more: it is written again.
+    """
+    key = f"explicit:{id(revision)}:{using}"
+    seen: PendingRevision | None = shared.get(key)
+    lost = (
+        seen is not None
+        and seen.pk == revision.pk
+        and not seen.is_live(using)
+        and not type(revision)._base_manager.using(using).filter(pk=revision.pk).exists()
+    )
+    if revision.pk is None or lost:
+        revision.pk = None
+        revision.save(using=using)
+    if seen is None or seen.pk != revision.pk or lost:
+        seen = shared[key] = PendingRevision(revision.pk)
+        transaction.on_commit(seen.commit, using=using)
+    return revision.pk
 
 
 def revision_row(using: str) -> tuple[Any, ...]:
