@@ -820,3 +820,4 @@ def test_deleting_a_parent_whose_missing_child_was_looked_up_records_it() -> Non
         assert not hasattr(place, "restaurant")  # caches "no child"
         place.delete()
     assert ObjectDelta.objects.filter(action=ObjectDelta.ACTION_DELETE).count() == 1
+

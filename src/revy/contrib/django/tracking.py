@@ -82,6 +82,11 @@ class RevyFieldTracker(FieldTracker):
     needs it instead (see ``receivers.changed_values``).
     """
 
+    def initialize_tracker(self, sender: type[models.Model], instance: models.Model, **kwargs: object) -> None:
+        # Instances of a multi-table child are tracked by the child's own tracker only.
+        if type(instance)._meta.concrete_model is self.model_class:
+            super().initialize_tracker(sender, instance, **kwargs)
+
     def finalize_class(self, sender: type[models.Model], **kwargs: Any) -> None:
         self.fields = set(self.fields)
         self.field_map = self.get_field_map(sender)
@@ -96,6 +101,9 @@ class RevyFieldTracker(FieldTracker):
 
         @wraps(save_base)
         def atomic_save_base(instance: models.Model, *args: Any, **kwargs: Any) -> Any:
+            if type(instance)._meta.concrete_model is not model:
+                # A multi-table child: its own tracker's wrapper has done this already.
+                return save_base(instance, *args, **kwargs)
             tracker = getattr(instance, self.attname)
             saved_data = dict(tracker.saved_data)
             try:
