@@ -24,12 +24,12 @@ from django.db.models import Max
 
 from revy.context import Context, storage
 from revy.contrib.django import conf
+from revy.contrib.django.actions import CREATE as ACTION_CREATE
+from revy.contrib.django.actions import DELETE as ACTION_DELETE
 from revy.contrib.django.managers import ObjectDeltaQuerySet
 from revy.contrib.django.snapshot import ObjectSnapshot, build_instance, from_stored, snapshot_of
 from revy.contrib.django.tracking import spec_for
 from revy.errors import RegistrationError, RevertConflict
-
-ACTION_CREATE, ACTION_UPDATE, ACTION_DELETE = 1, 2, 3
 
 
 class HistoryQuerySet(ObjectDeltaQuerySet):

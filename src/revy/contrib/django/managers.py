@@ -36,13 +36,18 @@ class DeltaQuerySet(models.QuerySet):
 
 
 class ObjectDeltaQuerySet(DeltaQuerySet):
+    """``ObjectDelta.objects``: filters by object, model, actor and action, and snapshots."""
+
     def creates(self) -> ObjectDeltaQuerySet:
+        """Only the deltas that created their object."""
         return self.filter(action=self.model.ACTION_CREATE)
 
     def updates(self) -> ObjectDeltaQuerySet:
+        """Only the deltas that updated their object."""
         return self.filter(action=self.model.ACTION_UPDATE)
 
     def deletes(self) -> ObjectDeltaQuerySet:
+        """Only the deltas that deleted their object."""
         return self.filter(action=self.model.ACTION_DELETE)
 
     def with_snapshot(self) -> ObjectDeltaQuerySet:
@@ -57,23 +62,31 @@ class ObjectDeltaQuerySet(DeltaQuerySet):
 
 
 class AttributeDeltaQuerySet(DeltaQuerySet):
+    """``AttributeDelta.objects``: filters by object, model, actor, action and field."""
+
     def sets(self) -> AttributeDeltaQuerySet:
+        """Only fields given a value (``new_value``)."""
         return self.filter(action=self.model.ACTION_SET)
 
     def unsets(self) -> AttributeDeltaQuerySet:
+        """Only fields unset by a delete (their value before it in ``old_value``)."""
         return self.filter(action=self.model.ACTION_UNSET)
 
     def for_field(self, name: str) -> AttributeDeltaQuerySet:
+        """Only the deltas of the field ``name``."""
         return self.filter(field_name=name)
 
 
 class RevisionQuerySet(models.QuerySet):
+    """``Revision.objects``: revisions by the objects, models and actors they touched."""
+
     def for_object(self, obj: models.Model) -> RevisionQuerySet:
         """Revisions that changed ``obj``."""
         ct = _content_type(obj, self.db)
         return self.filter(object_deltas__content_type=ct, object_deltas__content_id=str(obj.pk)).distinct()
 
     def for_model(self, model: type[models.Model]) -> RevisionQuerySet:
+        """Revisions that changed an object of ``model``."""
         return self.filter(object_deltas__content_type=_content_type(model, self.db)).distinct()
 
     def by_actor(self, actor: models.Model | None) -> RevisionQuerySet:

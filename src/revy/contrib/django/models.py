@@ -16,7 +16,7 @@ from django.contrib.contenttypes.models import ContentType
 from django.db import models
 from django.utils import timezone
 
-from revy.contrib.django import conf
+from revy.contrib.django import actions, conf
 from revy.contrib.django.deletion import CASCADE, SET, SET_DEFAULT, SET_NULL
 from revy.contrib.django.managers import AttributeDeltaQuerySet, ObjectDeltaQuerySet, RevisionQuerySet
 from revy.contrib.django.snapshot import ObjectSnapshot
@@ -123,13 +123,17 @@ class DeltaBase(models.Model):
     class Meta:
         abstract = True
 
+    def get_action_display(self) -> str:
+        """The action's name: ``"create"``, ``"update"``, ``"delete"``, ``"set"`` or ``"unset"``."""
+        return dict(self.ACTION_CHOICES).get(self.action, str(self.action))
+
 
 class AbstractObjectDelta(DeltaBase):
     """One create, update or delete of one object."""
 
-    ACTION_CREATE = 1
-    ACTION_UPDATE = 2
-    ACTION_DELETE = 3
+    ACTION_CREATE = actions.CREATE
+    ACTION_UPDATE = actions.UPDATE
+    ACTION_DELETE = actions.DELETE
     ACTION_CHOICES = [(ACTION_CREATE, "create"), (ACTION_UPDATE, "update"), (ACTION_DELETE, "delete")]
 
     revision = models.ForeignKey(conf.revision_model_label(), models.CASCADE, related_name="object_deltas")
@@ -147,15 +151,12 @@ class AbstractObjectDelta(DeltaBase):
     def __str__(self) -> str:
         return f"{self.get_action_display()} {self.content_type_id}:{self.content_id}"
 
-    def get_action_display(self) -> str:
-        return dict(self.ACTION_CHOICES).get(self.action, str(self.action))
-
 
 class AbstractAttributeDelta(DeltaBase):
     """One field of one object set (to ``new_value``) or unset (from ``old_value``)."""
 
-    ACTION_SET = 1
-    ACTION_UNSET = 2
+    ACTION_SET = actions.SET
+    ACTION_UNSET = actions.UNSET
     ACTION_CHOICES = [(ACTION_SET, "set"), (ACTION_UNSET, "unset")]
 
     # Always its object delta's revision, which the database checks already.
@@ -184,9 +185,6 @@ class AbstractAttributeDelta(DeltaBase):
 
     def __str__(self) -> str:
         return f"{self.field_name}: {self.old_value!r} -> {self.new_value!r}"
-
-    def get_action_display(self) -> str:
-        return dict(self.ACTION_CHOICES).get(self.action, str(self.action))
 
 
 class Revision(AbstractRevision):

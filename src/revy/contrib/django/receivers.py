@@ -37,6 +37,11 @@ from django.db.models.signals import post_delete, post_save, pre_delete, pre_sav
 from revy import signals
 from revy.context import Context
 from revy.contrib.django import conf, writer
+from revy.contrib.django.actions import CREATE as ACTION_CREATE
+from revy.contrib.django.actions import DELETE as ACTION_DELETE
+from revy.contrib.django.actions import SET as ACTION_SET
+from revy.contrib.django.actions import UNSET as ACTION_UNSET
+from revy.contrib.django.actions import UPDATE as ACTION_UPDATE
 from revy.contrib.django.tracking import (
     ATTRIBUTION_ATTRIBUTE,
     TRACKER_NAME,
@@ -47,8 +52,6 @@ from revy.contrib.django.tracking import (
 )
 from revy.contrib.django.writer import AttributeEntry, ObjectEntry
 
-ACTION_CREATE, ACTION_UPDATE, ACTION_DELETE = 1, 2, 3
-ACTION_SET, ACTION_UNSET = 1, 2
 PLAN_ATTRIBUTE = "_revy_deletion_plan"
 CASCADED_ATTRIBUTE = "_revy_cascaded"
 PENDING_SAVE_ATTRIBUTE = "_revy_pending_save"

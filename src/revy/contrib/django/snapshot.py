@@ -26,9 +26,8 @@ from django.db.models.query import ModelIterable
 from django.utils import timezone
 
 from revy.contrib.django import conf
+from revy.contrib.django.actions import SET as ACTION_SET
 from revy.contrib.django.tracking import TRACKER_NAME, spec_for
-
-ACTION_SET = 1
 
 
 def tracked_fields(model: type[models.Model]) -> tuple[models.Field, ...]:

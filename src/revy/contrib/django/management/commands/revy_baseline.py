@@ -10,11 +10,12 @@ from django.db import DEFAULT_DB_ALIAS, models, transaction
 
 from revy.context import Context
 from revy.contrib.django import writer
+from revy.contrib.django.actions import CREATE as ACTION_CREATE
+from revy.contrib.django.actions import SET as ACTION_SET
 from revy.contrib.django.models import get_object_delta_model
 from revy.contrib.django.tracking import spec_for, tracked_models
 from revy.contrib.django.writer import AttributeEntry, ObjectEntry
 
-ACTION_CREATE, ACTION_SET = 1, 1
 DESCRIPTION = "revy baseline"
 
 
