@@ -20,7 +20,7 @@ from django.core.serializers import deserialize
 from django.db import connection, models, transaction
 from django.db.models import F, Value
 from django.db.models.functions import Now, Upper
-from django.test.utils import CaptureQueriesContext, isolate_apps
+from django.test.utils import CaptureQueriesContext
 
 from revy import Context
 from revy.contrib.django import tracking
@@ -740,25 +740,35 @@ def readme_section(title: str) -> str:
 
 
 @pytest.mark.django_db(transaction=True)
-@isolate_apps("tests.testapp")
-def test_tracking_readme_examples_run() -> None:
-    """Every python block of the README's "Tracking models", in order, as one module of the test app."""
-    namespace: dict[str, Any] = {"__name__": "tests.testapp.readme"}
-    made: list[type[models.Model]] = []
+@pytest.mark.parametrize(
+    "section", ["Tracking models", "Foreign key deletion handlers", "History, snapshots and undo"]
+)
+def test_readme_examples_run(section: str) -> None:
+    """Every python block of a README section, in order, as one module.
+
+    Its models join revy's app label (no test model's table shares their names)
+    in the real app registry, as a user's would, and leave it afterwards.
+    """
+    namespace: dict[str, Any] = {"__name__": "revy.contrib.django.readme"}
     registered = dict(tracking._specs)
+    before = set(apps.all_models["revy"])
+    made: list[type[models.Model]] = []
     try:
-        for block in re.findall(r"```python\n(.*?)```", readme_section("Tracking models"), flags=re.DOTALL):
+        for block in re.findall(r"```python\n(.*?)```", readme_section(section), flags=re.DOTALL):
             exec(compile(block, str(README), "exec"), namespace)
-            for value in list(namespace.values()):
-                declared_here = isinstance(value, type) and issubclass(value, models.Model)
-                if declared_here and value._meta.apps is not apps and not value._meta.abstract and value not in made:
-                    with connection.schema_editor() as editor:
-                        editor.create_model(value)
-                    made.append(value)
+            new = [m for name, m in apps.all_models["revy"].items() if name not in before and m not in made]
+            new = [m for m in new if not m._meta.proxy]
+            for model in new:  # in the order declared: referred tables first
+                with connection.schema_editor() as editor:
+                    editor.create_model(model)
+                made.append(model)
     finally:
         with connection.schema_editor() as editor:
-            for model in made:
+            for model in reversed(made):  # referring tables first
                 editor.delete_model(model)
+        for name in set(apps.all_models["revy"]) - before:
+            del apps.all_models["revy"][name]
+        apps.clear_cache()
         tracking._specs.clear()
         tracking._specs.update(registered)
     assert made
