@@ -233,3 +233,19 @@ def test_a_row_from_before_tracking_without_baseline_has_no_snapshot():
         author.name = "tracked now"
         author.save()
     assert snapshots(Author) == [None]
+
+
+@pytest.mark.django_db
+def test_saving_a_snapshot_over_its_live_row_records_only_what_it_puts_back():
+    with Context():
+        author = Author.objects.create(name="first")
+        author.name = "second"
+        author.save()
+    created = ObjectDelta.objects.for_object(author).creates().annotate(snapshot=ObjectSnapshot(Author)).get()
+    with Context():
+        created.snapshot.save()
+    rollback = ObjectDelta.objects.for_object(author).order_by("-pk").first()
+    assert rollback.action == ObjectDelta.ACTION_UPDATE
+    assert [(a.field_name, a.old_value, a.new_value) for a in rollback.attribute_deltas.all()] == [
+        ("name", "second", "first")
+    ]

@@ -61,8 +61,8 @@ def build_instance(
 
     ``_state.adding`` is False, so ``save()`` tries an UPDATE and inserts when
     no row has the pk (Django forces an INSERT for a pk with a default only
-    while adding). The tracker knows no saved values, so the save records
-    every tracked field.
+    while adding). The tracker knows no saved values, so a tracked save reads
+    the row first (one SELECT) and records what it puts back, or a create.
     """
     values = {
         field.attname: from_stored(field, stored[field.name])
