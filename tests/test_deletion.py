@@ -422,3 +422,15 @@ def test_without_an_enabled_context_handlers_act_as_djangos_and_record_nothing(s
     assert recorded == 0
     if deletion_name == "cascade-and-set":
         assert result[0] > 1 and left["Review"] != rows()["Review"]  # the comparison covers real work
+
+
+def test_deleting_rows_loaded_without_some_fields_reads_them_once_for_all():
+    for name in ("a", "b", "c", "d", "e"):
+        Author.objects.create(name=name)
+    with Context(), CaptureQueriesContext(connection) as queries:
+        Author.objects.only("id").delete()
+    sql = [q["sql"] for q in queries.captured_queries]
+    reads = [statement for statement in sql if statement.startswith("SELECT") and "testapp_author" in statement]
+    assert len(reads) == 2  # Django's collection, then revy's one read of the deferred names
+    unset = AttributeDelta.objects.filter(field_name="name").values_list("old_value", flat=True)
+    assert sorted(unset) == ["a", "b", "c", "d", "e"]

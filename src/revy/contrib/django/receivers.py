@@ -206,6 +206,8 @@ class DeletionPlan:
         self.expected = 0
         self.entries: list[ObjectEntry] = []
         self.updates: list[ObjectEntry] = []
+        # Values of fields the deleted rows were loaded without, read once for all of them.
+        self.deferred: dict[Any, dict[str, Any]] | None = None
 
     def is_running_in(self, block: Any) -> bool:
         """Whether this plan is the one of the deletion running in the atomic ``block``."""
@@ -262,6 +264,9 @@ def plan_delete(sender: type[models.Model], instance: models.Model, using: str, 
         return
     cascaded = instance.__dict__.pop(CASCADED_ATTRIBUTE, False)
     saved = getattr(instance, "_" + TRACKER_NAME).saved_data
+    missing = [f.attname for f in spec.fields if f.attname not in saved and f.attname not in instance.__dict__]
+    if missing:
+        saved = {**saved, **deferred_values(plan, kwargs.get("origin"), instance, missing)}
     plan.entries.append(
         ObjectEntry(
             spec.model,
@@ -275,7 +280,7 @@ def plan_delete(sender: type[models.Model], instance: models.Model, using: str, 
                     ACTION_UNSET,
                     None if cascaded else Context.get_actor(),
                     Context.get_deletion_description() if cascaded else Context.get_attribute_delta_description(),
-                    saved[f.attname] if f.attname in saved else getattr(instance, f.attname),
+                    saved[f.attname] if f.attname in saved else instance.__dict__[f.attname],
                     None,
                 )
                 for f in spec.fields
@@ -284,6 +289,29 @@ def plan_delete(sender: type[models.Model], instance: models.Model, using: str, 
     )
     if len(plan.entries) >= conf.deletion_chunk_size():
         plan.write(using)
+
+
+def deferred_values(plan: DeletionPlan, origin: Any, instance: models.Model, missing: list[str]) -> dict[str, Any]:
+    """The values of ``missing`` fields of ``instance`` while its row still exists.
+
+    Rows a queryset loaded with ``only()`` or ``defer()`` are read once, all
+    together, through that queryset; an instance alone is read on its own.
+    """
+    model = type(instance)._meta.concrete_model
+    if isinstance(origin, models.QuerySet) and origin.model._meta.concrete_model is model:
+        if plan.deferred is None:
+            pk = origin.model._meta.pk
+            assert pk is not None
+            rows = (
+                origin.model._base_manager.using(origin.db)
+                .filter(pk__in=origin.values("pk"))
+                .values(*(f.attname for f in origin.model._meta.concrete_fields))
+            )
+            plan.deferred = {row[pk.attname]: row for row in rows}
+        row = plan.deferred.get(instance.pk)
+        if row is not None:
+            return {attname: row[attname] for attname in missing}
+    return {attname: getattr(instance, attname) for attname in missing}
 
 
 def _deleted_with_tracked_child(instance: models.Model) -> bool:
