@@ -267,20 +267,27 @@ def plan_delete(sender: type[models.Model], instance: models.Model, using: str, 
     missing = [f.attname for f in spec.fields if f.attname not in saved and f.attname not in instance.__dict__]
     if missing:
         saved = {**saved, **deferred_values(plan, kwargs.get("origin"), instance, missing)}
+    if cascaded:
+        actor, object_description = None, Context.get_deletion_description()
+        attribute_description = object_description
+    else:
+        actor, object_description = Context.get_actor(), Context.get_object_delta_description()
+        attribute_description = Context.get_attribute_delta_description()
+    loaded = instance.__dict__
     plan.entries.append(
         ObjectEntry(
             spec.model,
             instance.pk,
             ACTION_DELETE,
-            None if cascaded else Context.get_actor(),
-            Context.get_deletion_description() if cascaded else Context.get_object_delta_description(),
+            actor,
+            object_description,
             [
                 AttributeEntry(
                     f.name,
                     ACTION_UNSET,
-                    None if cascaded else Context.get_actor(),
-                    Context.get_deletion_description() if cascaded else Context.get_attribute_delta_description(),
-                    saved[f.attname] if f.attname in saved else instance.__dict__[f.attname],
+                    actor,
+                    attribute_description,
+                    saved[f.attname] if f.attname in saved else loaded[f.attname],
                     None,
                 )
                 for f in spec.fields
@@ -302,11 +309,7 @@ def deferred_values(plan: DeletionPlan, origin: Any, instance: models.Model, mis
         if plan.deferred is None:
             pk = origin.model._meta.pk
             assert pk is not None
-            rows = (
-                origin.model._base_manager.using(origin.db)
-                .filter(pk__in=origin.values("pk"))
-                .values(*(f.attname for f in origin.model._meta.concrete_fields))
-            )
+            rows = origin.values(*(f.attname for f in origin.model._meta.concrete_fields))
             plan.deferred = {row[pk.attname]: row for row in rows}
         row = plan.deferred.get(instance.pk)
         if row is not None:

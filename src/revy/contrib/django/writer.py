@@ -314,12 +314,10 @@ class PendingRevision:
         return any(entry[1] == self.commit for entry in connections[using].run_on_commit)
 
 
-def revision_id(using: str) -> Any:
-    """The revision of the current scope, created at its first delta."""
-    pk = existing_revision_id(using)
-    if pk is None:
-        pk = writers_for(using).revision.insert_returning_ids([revision_row(using)])[0]
-        adopt_revision(using, pk)
+def new_revision_id(using: str) -> Any:
+    """Create the current scope's revision, at its first delta, and return its pk."""
+    pk = writers_for(using).revision.insert_returning_ids([revision_row(using)])[0]
+    adopt_revision(using, pk)
     return pk
 
 
@@ -428,7 +426,7 @@ def write(using: str, entries: list[ObjectEntry]) -> None:
         write_in_one_statement(using, writers, rev, object_row(entry), attribute_rows(entry, None, encoded[0]))
         return
     if rev is None:
-        rev = revision_id(using)
+        rev = new_revision_id(using)
     ids = writers.object_delta.insert_returning_ids([object_row(entry) for entry in entries])
     rows = [
         row
