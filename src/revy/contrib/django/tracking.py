@@ -79,7 +79,7 @@ class RevyFieldTracker(FieldTracker):
     is first read or assigned, at the cost of computing the instance's
     deferred fields on every attribute read (``obj.pk`` included) of every
     tracked instance. revy reads the old value of such a field when a save
-    needs it instead (see ``receivers.changed_values``).
+    needs it instead (see ``receivers.values_before``).
     """
 
     def initialize_tracker(self, sender: type[models.Model], instance: models.Model, **kwargs: object) -> None:
