@@ -1,4 +1,4 @@
-"""Where the time of one tracked write goes: ``python -m benchmarks.profile_save [create|update|delete]``.
+"""Where the time of one tracked write goes: ``python -m benchmarks.profile_save [create|update|delete|cascade]``.
 
 On the database of ``benchmarks.settings`` (REVY_BENCH_DB), runs the
 operation N times (REVY_PROFILE_N, default 300) for the plain model and for
@@ -34,6 +34,10 @@ from revy import Context
 
 
 def steps(op: str, model: type[Any], n: int) -> list[Callable[[], Any]]:
+    if op == "cascade":
+        parent = bench.RevyParent if model is bench.RevyItem else bench.PlainParent
+        child = bench.RevyChild if model is bench.RevyItem else bench.PlainChild
+        return [p.delete for p in suite.fresh_parents(suite.Library("profiled", model, parent, child), n)]
     if op == "create":
         return [suite.new_item(model, i).save for i in range(n)]
     objs = suite.fresh_items(suite.Library("profiled", model, bench.PlainParent, bench.PlainChild), n)
