@@ -8,3 +8,4 @@ def _fresh_content_type_cache():
     # cache would point deltas at content types that no longer exist.
     ContentType.objects.clear_cache()
     yield
+

@@ -7,25 +7,63 @@ from contextlib import contextmanager
 from typing import Any
 
 import pytest
-from django.db import DatabaseError, connection, transaction
+from django.db import DatabaseError, IntegrityError, connection, transaction
 
 from revy import Context, EncodingError, RevyError
 from revy.contrib.django.models import AttributeDelta, ObjectDelta, Revision
-from tests.testapp.models import Author, Post, Record
+from tests.testapp.models import Author, Organization, Post, Record
 
 
 @contextmanager
 def refusing_inserts_into(model: Any) -> Iterator[None]:
-    """Make the database layer fail every INSERT into ``model``'s table."""
+    """Make every INSERT into ``model``'s table fail.
+
+    In autocommit, where PostgreSQL writes a save and its deltas in one
+    statement, the database itself refuses the rows (a trigger). Inside a
+    transaction, where every delta statement is revy's own, the driver call
+    is refused instead: MariaDB would commit the transaction to create a trigger.
+    """
     table = connection.ops.quote_name(model._meta.db_table)
+    if connection.in_atomic_block:
 
-    def refuse(execute: Callable[..., Any], sql: str, params: Any, many: bool, context: Any) -> Any:
-        if f"INSERT INTO {table}" in sql:  # also inside a WITH ... INSERT statement
-            raise DatabaseError(f"injected failure writing {table}")
-        return execute(sql, params, many, context)
+        def refuse(execute: Callable[..., Any], sql: str, params: Any, many: bool, context: Any) -> Any:
+            if f"INSERT INTO {table}" in sql:
+                raise DatabaseError(f"injected failure writing {table}")
+            return execute(sql, params, many, context)
 
-    with connection.execute_wrapper(refuse):
+        with connection.execute_wrapper(refuse):
+            yield
+        return
+    create, drop = {
+        "sqlite": (
+            [f"CREATE TRIGGER revy_refuse BEFORE INSERT ON {table} BEGIN SELECT RAISE(ABORT, 'injected failure'); END"],
+            ["DROP TRIGGER revy_refuse"],
+        ),
+        "postgresql": (
+            [
+                "CREATE FUNCTION revy_refuse() RETURNS trigger LANGUAGE plpgsql AS "
+                "$$ BEGIN RAISE EXCEPTION 'injected failure'; END $$",
+                f"CREATE TRIGGER revy_refuse BEFORE INSERT ON {table} FOR EACH ROW EXECUTE FUNCTION revy_refuse()",
+            ],
+            [f"DROP TRIGGER revy_refuse ON {table}", "DROP FUNCTION revy_refuse()"],
+        ),
+        "mysql": (
+            [
+                f"CREATE TRIGGER revy_refuse BEFORE INSERT ON {table} FOR EACH ROW "
+                "SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'injected failure'"
+            ],
+            ["DROP TRIGGER revy_refuse"],
+        ),
+    }[connection.vendor]
+    with connection.cursor() as cursor:
+        for sql in create:
+            cursor.execute(sql)
+    try:
         yield
+    finally:
+        with connection.cursor() as cursor:
+            for sql in drop:
+                cursor.execute(sql)
 
 
 def assert_nothing_recorded() -> None:
@@ -197,3 +235,61 @@ def test_a_lazy_revision_made_in_a_transaction_that_rolled_back_is_made_again() 
     delta = ObjectDelta.objects.get()
     assert delta.revision.description == "lazy"
     assert Revision.objects.count() == 1
+
+
+# In autocommit on PostgreSQL a save and its deltas are one statement: what it records and what it undoes.
+
+
+@pytest.mark.django_db(transaction=True)
+def test_saves_in_autocommit_share_the_revision_the_first_one_creates() -> None:
+    with Context.via_revision_description("one request"):
+        record = Record.objects.create(title="a")
+        organization = Organization.objects.create(name="uuid keyed")
+        record.title = "b"
+        record.save()
+    with Context():
+        record.title = "c"
+        record.save()
+
+    first, second = Revision.objects.order_by("pk")
+    assert first.description == "one request"
+    deltas = list(ObjectDelta.objects.order_by("pk"))
+    assert [(d.revision_id, d.action, d.content_id) for d in deltas] == [
+        (first.pk, ObjectDelta.ACTION_CREATE, str(record.pk)),
+        (first.pk, ObjectDelta.ACTION_CREATE, str(organization.pk)),
+        (first.pk, ObjectDelta.ACTION_UPDATE, str(record.pk)),
+        (second.pk, ObjectDelta.ACTION_UPDATE, str(record.pk)),
+    ]
+    ids = AttributeDelta.objects.filter(field_name="id").order_by("pk").values_list("new_value", flat=True)
+    assert list(ids) == [record.pk, str(organization.pk)]
+    assert all(a.object_delta.revision_id == a.revision_id for a in AttributeDelta.objects.all())
+
+
+@pytest.mark.django_db(transaction=True)
+def test_saving_an_instance_whose_row_was_deleted_meanwhile_records_its_create() -> None:
+    record = Record.objects.create(title="gone")
+    Record.objects.filter(pk=record.pk).delete()  # outside any Context: not recorded
+    with Context():
+        record.title = "back"
+        record.save()  # Django's UPDATE finds no row, so it INSERTs it
+    delta = ObjectDelta.objects.get()
+    assert (delta.action, delta.content_id) == (ObjectDelta.ACTION_CREATE, str(record.pk))
+    assert AttributeDelta.objects.get(field_name="title").new_value == "back"
+    assert Record.objects.get().title == "back"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_save_the_database_refuses_records_nothing_in_autocommit() -> None:
+    with Context():
+        Author.objects.create(name="taken")
+        with pytest.raises(IntegrityError):
+            Author.objects.create(name="taken")
+        author = Author.objects.create(name="free")
+        author.name = "taken"
+        with pytest.raises(IntegrityError):
+            author.save()
+    assert list(ObjectDelta.objects.values_list("action", flat=True)) == [ObjectDelta.ACTION_CREATE] * 2
+    assert sorted(AttributeDelta.objects.filter(field_name="name").values_list("new_value", flat=True)) == [
+        "free",
+        "taken",
+    ]

@@ -29,9 +29,11 @@ Deletion handlers (``revy.signals``)
 
 from __future__ import annotations
 
+from contextlib import ExitStack
 from typing import Any
 
-from django.db import connections, models
+from django.db import connections, models, transaction
+from django.db.models.fields import AutoFieldMixin
 from django.db.models.signals import post_delete, post_save, pre_delete, pre_save
 
 from revy import signals
@@ -89,6 +91,19 @@ def connect_deletion_targets() -> None:
 # Save
 
 
+class PendingSave:
+    """What ``plan_save`` learnt before Django writes, for ``record_save`` (or the write itself)."""
+
+    __slots__ = ("authors", "before", "recorded")
+
+    def __init__(self, before: tuple[list[tuple[models.Field, Any]], bool] | None, authors: dict[str, Any]):
+        # None for an INSERT; else (field, value before) of the fields written, and whether any changed.
+        self.before = before
+        self.authors = authors
+        # The changes already recorded by the save's own statement (see OneStatementSave).
+        self.recorded: list[tuple[models.Field, Any, Any]] | None = None
+
+
 def plan_save(
     sender: type[models.Model],
     instance: models.Model,
@@ -114,7 +129,7 @@ def plan_save(
         saved = {} if instance._state.adding else getattr(instance, "_" + TRACKER_NAME).saved_data
         before = values_before(spec, instance, update_fields, saved)
     authors = dict(instance.__dict__.get(ATTRIBUTION_ATTRIBUTE) or {})
-    instance.__dict__[PENDING_SAVE_ATTRIBUTE] = (before, authors)
+    instance.__dict__[PENDING_SAVE_ATTRIBUTE] = PendingSave(before, authors)
 
 
 def record_save(
@@ -125,47 +140,168 @@ def record_save(
     using: str,
     **kwargs: Any,
 ) -> None:
-    pending = instance.__dict__.pop(PENDING_SAVE_ATTRIBUTE, None)
+    pending: PendingSave | None = instance.__dict__.pop(PENDING_SAVE_ATTRIBUTE, None)
     if raw or pending is None or Context.is_disabled():
+        return
+    if pending.recorded is not None:
+        forget_attribution(instance, pending.recorded)
         return
     spec = spec_for(sender)
     assert spec is not None
-    before: tuple[list[tuple[models.Field, Any]], bool] | None
-    authors: dict[str, tuple[Any, str]]
-    before, authors = pending
-    inserted = created or before is None
-    if inserted:
-        olds: list[tuple[models.Field, Any]] = [(f, None) for f in spec.fields]
-    else:
-        assert before is not None
-        olds, changed = before
-        if not changed:  # auto_now fields alone do not make a change
-            return
-    loaded = instance.__dict__
-    # Fields the database computed: F() expressions (Django 5 leaves them on the
-    # instance, Django 6 reloads or defers them), database defaults, auto_now.
-    stale = [f.name for f, _ in olds if f.attname not in loaded or hasattr(loaded[f.attname], "resolve_expression")]
+    inserted = created or pending.before is None
+    olds = olds_of(spec, pending, inserted)
+    if olds is None:
+        return
+    stale = stale_fields(instance, olds)
     if stale:
         instance.refresh_from_db(using=using, fields=stale)
-    changes = [(f, old, loaded[f.attname]) for f, old in olds if inserted or old != loaded[f.attname]]
+    changes = changes_of(instance, olds, inserted)
+    writer.write(using, [save_entry(spec, instance, pending, changes, inserted)])
+    forget_attribution(instance, changes)
+
+
+def olds_of(spec: TrackingSpec, pending: PendingSave, inserted: bool) -> list[tuple[models.Field, Any]] | None:
+    """(field, value before) of the fields a save may have changed; None when it changed nothing."""
+    if inserted:
+        return [(f, None) for f in spec.fields]
+    assert pending.before is not None
+    olds, changed = pending.before
+    return olds if changed else None  # auto_now fields alone do not make a change
+
+
+def stale_fields(instance: models.Model, olds: list[tuple[models.Field, Any]]) -> list[str]:
+    """Fields the database computed, whose values the instance does not hold.
+
+    F() expressions (Django 5 leaves them on the instance, Django 6 reloads or
+    defers them), database defaults, auto_now.
+    """
+    loaded = instance.__dict__
+    return [f.name for f, _ in olds if f.attname not in loaded or hasattr(loaded[f.attname], "resolve_expression")]
+
+
+def changes_of(
+    instance: models.Model, olds: list[tuple[models.Field, Any]], inserted: bool
+) -> list[tuple[models.Field, Any, Any]]:
+    loaded = instance.__dict__
+    return [(f, old, loaded[f.attname]) for f, old in olds if inserted or old != loaded[f.attname]]
+
+
+def save_entry(
+    spec: TrackingSpec,
+    instance: models.Model,
+    pending: PendingSave,
+    changes: list[tuple[models.Field, Any, Any]],
+    inserted: bool,
+) -> ObjectEntry:
     actor = Context.get_actor()
     description = Context.get_attribute_delta_description()
-    entry = ObjectEntry(
+    return ObjectEntry(
         spec.model,
         instance.pk,
         ACTION_CREATE if inserted else ACTION_UPDATE,
         actor,
         Context.get_object_delta_description(),
         [
-            AttributeEntry(f.name, ACTION_SET, *authors.get(f.attname, (actor, description)), old, new)
+            AttributeEntry(f.name, ACTION_SET, *pending.authors.get(f.attname, (actor, description)), old, new)
             for f, old, new in changes
         ],
     )
-    writer.write(using, [entry])
+
+
+def forget_attribution(instance: models.Model, changes: list[tuple[models.Field, Any, Any]]) -> None:
+    """Recorded: who assigned those fields is history now."""
     attribution = instance.__dict__.get(ATTRIBUTION_ATTRIBUTE)
     if attribution:
         for f, _, _ in changes:
             attribution.pop(f.attname, None)
+
+
+class OneStatementSave:
+    """A tracked save outside any transaction on PostgreSQL: its deltas ride in its own statement.
+
+    There, Django's INSERT or UPDATE of a save commits by itself. Installed as
+    an execute wrapper around the save, this folds the save's deltas into that
+    statement (data-modifying CTEs), so the save costs one round trip and one
+    commit, as an untracked one does, and the change and its deltas still
+    succeed or fail together. When that cannot be done (a value the database
+    computes, a primary key it assigns that is not an integer, an UPDATE that
+    finds no row), the save goes on in one transaction from its write on, as
+    saves do everywhere else.
+    """
+
+    def __init__(self, instance: models.Model, using: str):
+        self.instance = instance
+        self.using = using
+        self.connection = connections[using]
+        table = self.connection.ops.quote_name(instance._meta.db_table)
+        self.writes = (f"INSERT INTO {table} ", f"UPDATE {table} SET ")
+        self.seen = False
+        self.stack = ExitStack()
+
+    @staticmethod
+    def applies(model: type[models.Model], using: str) -> bool:
+        connection = connections[using]
+        return (
+            connection.vendor == "postgresql"
+            and not connection.in_atomic_block
+            and not model._meta.parents
+            and writer.writers_for(using).in_one_statement
+        )
+
+    def __enter__(self) -> OneStatementSave:
+        self.stack.enter_context(self.connection.execute_wrapper(self))
+        return self
+
+    def __exit__(self, *exc_info: Any) -> bool | None:
+        return self.stack.__exit__(*exc_info)
+
+    def begin(self) -> None:
+        """Run the rest of the save in one transaction."""
+        self.stack.enter_context(transaction.atomic(using=self.using, savepoint=False))
+
+    def __call__(self, execute: Any, sql: str, params: Any, many: bool, context: dict[str, Any]) -> Any:
+        if self.seen or many or not sql.startswith(self.writes):
+            return execute(sql, params, many, context)
+        self.seen = True
+        pending: PendingSave | None = self.instance.__dict__.get(PENDING_SAVE_ATTRIBUTE)
+        spec = spec_for(type(self.instance))
+        inserted = sql.startswith("INSERT")
+        olds = None if pending is None or spec is None else olds_of(spec, pending, inserted)
+        if olds is None or self.connection.in_atomic_block:
+            return execute(sql, params, many, context)  # nothing to record here
+        assert pending is not None and spec is not None
+        change = self.change(spec, sql, params, inserted)
+        if change is None or stale_fields(self.instance, olds):
+            self.begin()
+            return execute(sql, params, many, context)
+        changes = changes_of(self.instance, olds, inserted)
+        entry = save_entry(spec, self.instance, pending, changes, inserted)
+        encoded = writer.encode_entry(entry)  # an EncodingError stops the save before anything is written
+        rows = writer.Rows(self.using, [entry], writer.existing_revision_id(self.using))
+        result = execute(*writer.one_statement(self.using, entry, encoded, rows, change), many, context)
+        cursor = context["cursor"]
+        if cursor.rowcount < 1:
+            self.begin()  # no row to update: Django inserts it next, and record_save records that
+            return result
+        pending.recorded = changes
+        if rows.rev is None:
+            writer.adopt_revision(self.using, cursor.fetchone()[-1])
+            cursor.scroll(0, mode="absolute")  # Django reads the returned row (or the row count) next
+        return result
+
+    def change(self, spec: TrackingSpec, sql: str, params: Any, inserted: bool) -> writer.Change | None:
+        """Django's statement as the change of a one-statement write, or None if it cannot be one."""
+        pk = spec.model._meta.pk
+        assert pk is not None
+        if not inserted:
+            # Django 6 reads back the values of expressions an UPDATE sets: leave those alone.
+            return None if " RETURNING " in sql else writer.Change(sql, list(params))
+        if self.instance.pk is not None:
+            return writer.Change(sql, list(params))
+        returned = self.connection.ops.quote_name(writer.column_of(pk))
+        if isinstance(pk, AutoFieldMixin) and pk.db_returning and f".{returned}" in sql.rpartition(" RETURNING ")[2]:
+            return writer.Change(sql, list(params), returned)
+        return None
 
 
 def values_before(

@@ -70,6 +70,8 @@ def tracked_models() -> list[type[models.Model]]:
 class RevyFieldTracker(FieldTracker):
     """A FieldTracker whose saves are one transaction while revy records.
 
+    (Or one statement: see ``receivers.OneStatementSave``.)
+
     A save that fails leaves the tracker as it was: the tracker marks the
     values saved on its way out even when the save raised, and the next save
     would then miss (or misattribute) the changes the rollback undid.
@@ -110,7 +112,14 @@ class RevyFieldTracker(FieldTracker):
                 if kwargs.get("raw") or Context.is_disabled():
                     return save_base(instance, *args, **kwargs)
                 using = kwargs.get("using") or router.db_for_write(type(instance), instance=instance)
-                with transaction.atomic(using=using, savepoint=False):
+                from revy.contrib.django.receivers import OneStatementSave
+
+                scope = (
+                    OneStatementSave(instance, using)
+                    if OneStatementSave.applies(model, using)
+                    else transaction.atomic(using=using, savepoint=False)
+                )
+                with scope:
                     return save_base(instance, *args, **kwargs)
             except BaseException:
                 tracker.saved_data = saved_data

@@ -208,38 +208,89 @@ class Writers:
         return all(w.pg_types is not None for w in (self.revision, self.object_delta, self.attribute_delta))
 
 
-def write_in_one_statement(
-    using: str, writers: Writers, rev: Any, object_row: tuple[Any, ...], attribute_rows: list[tuple[Any, ...]]
-) -> None:
-    """One object delta and its attribute deltas, and the scope's revision when ``rev`` is None.
+CHANGE = "revy_change"
 
-    PostgreSQL only: ``WITH r AS (INSERT revision), o AS (INSERT object delta) INSERT attributes``,
-    each insert taking the ids (and shared values) the one before returns.
+
+@dataclass
+class Change:
+    """Django's own INSERT or UPDATE of a saved object, to run in the statement that writes its deltas.
+
+    ``pk`` is the column of the primary key the INSERT returns when the
+    object had none before it (an auto-incremented integer), else ''.
     """
+
+    sql: str
+    params: list[Any]
+    pk: str = ""
+
+
+def one_statement(
+    using: str,
+    entry: ObjectEntry,
+    encoded: list[tuple[AttributeEntry, str | None, str | None]],
+    rows: Rows,
+    change: Change | None = None,
+) -> tuple[str, list[Any]]:
+    """A PostgreSQL statement writing one object delta with its attribute deltas (data-modifying CTEs).
+
+    When ``rows.rev`` is None it also creates the scope's revision and returns
+    its id in the last column. With a ``change``, the deltas (and the revision)
+    are written only if that statement writes a row, and the statement returns
+    that statement's rows (the revision's id appended): Django reads them, or
+    the row count, as its own.
+    """
+    writers = writers_for(using)
     revision, object_delta, attribute_delta = writers.revision, writers.object_delta, writers.attribute_delta
     ctes: list[str] = []
     params: list[Any] = []
+    sources: list[str] = []  # the CTEs every delta row is selected from: no row there, no delta
+    outputs: list[str] = []
+    if change is not None:
+        sql = change.sql if " RETURNING " in change.sql else f"{change.sql} RETURNING 1"
+        ctes.append(f"{CHANGE} AS ({sql})")
+        params += change.params
+        sources.append(CHANGE)
+        outputs.append(f"{CHANGE}.*")
     given: dict[int, str] = {}
-    source = ""
-    if rev is None:
-        sql, values = revision.select([revision_row(using)], {})
-        ctes.append(f"r AS ({revision.into}{sql} RETURNING {revision.quoted_pk})")
+    if rows.rev is None:
+        sql, values = revision.select([revision_row(using)], {}, ", ".join(sources))
+        ctes.append(f"revy_r AS ({revision.into}{sql} RETURNING {revision.quoted_pk})")
         params += values
-        given, source = {OBJECT_DELTA_COLUMNS.index("revision_id"): f"r.{revision.quoted_pk}"}, "r"
-    sql, values = object_delta.select([object_row], given, source)
+        sources.append("revy_r")
+        outputs.append(f"revy_r.{revision.quoted_pk}")
+        given[OBJECT_DELTA_COLUMNS.index("revision_id")] = f"revy_r.{revision.quoted_pk}"
+    if change is not None and change.pk:
+        given[OBJECT_DELTA_COLUMNS.index("content_id")] = f"({CHANGE}.{change.pk})::text"
+    sql, values = object_delta.select([rows.object_row(entry)], given, ", ".join(sources))
     shared = ("revision_id", "content_type_id", "content_id", "created_at")
     returned = {name: object_delta.quoted[OBJECT_DELTA_COLUMNS.index(name)] for name in shared}
-    ctes.append(f"o AS ({object_delta.into}{sql} RETURNING {object_delta.quoted_pk}, {', '.join(returned.values())})")
+    ctes.append(
+        f"revy_o AS ({object_delta.into}{sql} RETURNING {object_delta.quoted_pk}, {', '.join(returned.values())})"
+    )
     params += values
-    given = {ATTRIBUTE_DELTA_COLUMNS.index(name): f"o.{column}" for name, column in returned.items()}
-    given[ATTRIBUTE_DELTA_COLUMNS.index("object_delta_id")] = f"o.{object_delta.quoted_pk}"
-    sql, values = attribute_delta.select(attribute_rows, given, "o")
-    params += values
-    with connections[using].cursor() as cursor:
-        revision_column = attribute_delta.quoted[ATTRIBUTE_DELTA_COLUMNS.index("revision_id")]
-        cursor.execute(f"WITH {', '.join(ctes)} {attribute_delta.into}{sql} RETURNING {revision_column}", params)
-        if rev is None:
-            adopt_revision(using, cursor.fetchone()[0])
+    given = {ATTRIBUTE_DELTA_COLUMNS.index(name): f"revy_o.{column}" for name, column in returned.items()}
+    given[ATTRIBUTE_DELTA_COLUMNS.index("object_delta_id")] = f"revy_o.{object_delta.quoted_pk}"
+    attribute_rows = rows.attribute_rows(entry, None, encoded)
+    selects: list[str] = []
+    if change is not None and change.pk:
+        # The primary key's own delta takes the value the INSERT returns (JSON of an integer is its text).
+        pk_name = entry.model._meta.pk.name  # type: ignore[union-attr]
+        is_pk = [attribute.name == pk_name for attribute, _, _ in encoded]
+        pk_row = [row for row, pk in zip(attribute_rows, is_pk, strict=True) if pk]
+        attribute_rows = [row for row, pk in zip(attribute_rows, is_pk, strict=True) if not pk]
+        sql, values = attribute_delta.select(
+            pk_row, {**given, ATTRIBUTE_DELTA_COLUMNS.index("new_value"): f"to_jsonb({CHANGE}.{change.pk})"},
+            f"revy_o, {CHANGE}",
+        )
+        selects.append(sql)
+        params += values
+    if attribute_rows:
+        sql, values = attribute_delta.select(attribute_rows, given, "revy_o")
+        selects.append(sql)
+        params += values
+    ctes.append(f"revy_a AS ({attribute_delta.into}{' UNION ALL '.join(selects)})")
+    main = "SELECT " + (", ".join(outputs) or "1") + (" FROM " + ", ".join(sources) if sources else "")
+    return f"WITH {', '.join(ctes)} {main}", params
 
 
 @cache
@@ -367,71 +418,84 @@ def adopt_revision(using: str, pk: Any) -> None:
     transaction.on_commit(pending.commit, using=using)
 
 
+class Rows:
+    """The delta rows of some entries in one revision (``rev`` None: a revision SQL makes)."""
+
+    def __init__(self, using: str, entries: list[ObjectEntry], rev: Any):
+        self.using = using
+        self.rev = rev
+        self.now = connections[using].ops.adapt_datetimefield_value(timezone.now())
+        self.content_types = {entry.model: content_type_id(entry.model, using) for entry in entries}
+        self.actors: dict[int, tuple[int | None, str | None]] = {}
+
+    def actor(self, actor: Any) -> tuple[int | None, str | None]:
+        key = id(actor)
+        if key not in self.actors:
+            self.actors[key] = actor_key(actor, self.using)
+        return self.actors[key]
+
+    def object_row(self, entry: ObjectEntry) -> tuple[Any, ...]:
+        return (
+            self.rev,
+            *self.actor(entry.actor),
+            entry.action,
+            entry.description or "",
+            self.content_types[entry.model],
+            str(entry.pk),
+            self.now,
+        )
+
+    def attribute_rows(
+        self, entry: ObjectEntry, delta_id: Any, encoded: list[tuple[AttributeEntry, str | None, str | None]]
+    ) -> list[tuple[Any, ...]]:
+        return [
+            (
+                self.rev,
+                delta_id,
+                *self.actor(attribute.actor),
+                attribute.action,
+                attribute.description or "",
+                self.content_types[entry.model],
+                str(entry.pk),
+                attribute.name,
+                old,
+                new,
+                self.now,
+            )
+            for attribute, old, new in encoded
+        ]
+
+
+def encode_entry(entry: ObjectEntry) -> list[tuple[AttributeEntry, str | None, str | None]]:
+    return [
+        (attribute, encode(entry, attribute, attribute.old_value), encode(entry, attribute, attribute.new_value))
+        for attribute in entry.attributes
+    ]
+
+
 def write(using: str, entries: list[ObjectEntry]) -> None:
     """Write ``entries`` and their attributes in the current scope's revision."""
     if not entries:
         return
     # Everything is encoded before the first row is written.
-    encoded = [
-        [
-            (attribute, encode(entry, attribute, attribute.old_value), encode(entry, attribute, attribute.new_value))
-            for attribute in entry.attributes
-        ]
-        for entry in entries
-    ]
+    encoded = [encode_entry(entry) for entry in entries]
     writers = writers_for(using)
-    rev = existing_revision_id(using)
-    now = connections[using].ops.adapt_datetimefield_value(timezone.now())
-    content_types = {entry.model: content_type_id(entry.model, using) for entry in entries}
-    actors: dict[int, tuple[int | None, str | None]] = {}
-
-    def actor_of(actor: Any) -> tuple[int | None, str | None]:
-        key = id(actor)
-        if key not in actors:
-            actors[key] = actor_key(actor, using)
-        return actors[key]
-
-    def object_row(entry: ObjectEntry) -> tuple[Any, ...]:
-        return (
-            rev,
-            *actor_of(entry.actor),
-            entry.action,
-            entry.description or "",
-            content_types[entry.model],
-            str(entry.pk),
-            now,
-        )
-
-    def attribute_rows(entry: ObjectEntry, delta_id: Any, attributes: list[Any]) -> list[tuple[Any, ...]]:
-        return [
-            (
-                rev,
-                delta_id,
-                *actor_of(attribute.actor),
-                attribute.action,
-                attribute.description or "",
-                content_types[entry.model],
-                str(entry.pk),
-                attribute.name,
-                old,
-                new,
-                now,
-            )
-            for attribute, old, new in attributes
-        ]
-
+    rows = Rows(using, entries, existing_revision_id(using))
     if len(entries) == 1 and encoded[0] and writers.in_one_statement:
         # One save or delete, the hot path: a single round trip writes it all.
-        entry = entries[0]
-        write_in_one_statement(using, writers, rev, object_row(entry), attribute_rows(entry, None, encoded[0]))
+        sql, params = one_statement(using, entries[0], encoded[0], rows)
+        with connections[using].cursor() as cursor:
+            cursor.execute(sql, params)
+            if rows.rev is None:
+                adopt_revision(using, cursor.fetchone()[-1])
         return
-    if rev is None:
-        rev = new_revision_id(using)
-    ids = writers.object_delta.insert_returning_ids([object_row(entry) for entry in entries])
-    rows = [
+    if rows.rev is None:
+        rows.rev = new_revision_id(using)
+    ids = writers.object_delta.insert_returning_ids([rows.object_row(entry) for entry in entries])
+    attribute_rows = [
         row
         for entry, delta_id, attributes in zip(entries, ids, encoded, strict=True)
-        for row in attribute_rows(entry, delta_id, attributes)
+        for row in rows.attribute_rows(entry, delta_id, attributes)
     ]
-    if rows:
-        writers.attribute_delta.insert(rows)
+    if attribute_rows:
+        writers.attribute_delta.insert(attribute_rows)
