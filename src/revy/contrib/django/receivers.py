@@ -96,7 +96,9 @@ class PendingSave:
 
     __slots__ = ("authors", "before", "recorded")
 
-    def __init__(self, before: tuple[list[tuple[models.Field, Any]], bool] | None, authors: dict[str, Any]):
+    def __init__(
+        self, before: tuple[list[tuple[models.Field, Any]], bool] | None, authors: dict[str, tuple[Any, str]]
+    ):
         # None for an INSERT; else (field, value before) of the fields written, and whether any changed.
         self.before = before
         self.authors = authors
@@ -217,16 +219,18 @@ def forget_attribution(instance: models.Model, changes: list[tuple[models.Field,
 
 
 class OneStatementSave:
-    """A tracked save outside any transaction on PostgreSQL: its deltas ride in its own statement.
+    """A tracked save on PostgreSQL whose deltas ride in its own statement.
 
-    There, Django's INSERT or UPDATE of a save commits by itself. Installed as
-    an execute wrapper around the save, this folds the save's deltas into that
-    statement (data-modifying CTEs), so the save costs one round trip and one
-    commit, as an untracked one does, and the change and its deltas still
-    succeed or fail together. When that cannot be done (a value the database
-    computes, a primary key it assigns that is not an integer, an UPDATE that
-    finds no row), the save goes on in one transaction from its write on, as
-    saves do everywhere else.
+    Installed as an execute wrapper around the save, it folds the save's
+    deltas (and the scope's revision, when the save is its first change) into
+    Django's INSERT or UPDATE of the object, with data-modifying CTEs: one
+    statement, one round trip. Outside a transaction that statement commits
+    by itself, as an untracked save's does; the change and its deltas succeed
+    or fail together either way. When a save cannot be folded (a value the
+    database computes, a primary key it assigns that is not an integer, an
+    UPDATE that finds no row), the rest of the save runs in
+    ``atomic(savepoint=False)`` and ``record_save`` writes its deltas, as on
+    the other databases.
     """
 
     def __init__(self, instance: models.Model, using: str):
@@ -243,7 +247,6 @@ class OneStatementSave:
         connection = connections[using]
         return (
             connection.vendor == "postgresql"
-            and not connection.in_atomic_block
             and not model._meta.parents
             and writer.writers_for(using).in_one_statement
         )
@@ -256,7 +259,7 @@ class OneStatementSave:
         return self.stack.__exit__(*exc_info)
 
     def begin(self) -> None:
-        """Run the rest of the save in one transaction."""
+        """Run the rest of the save in one transaction (or mark the caller's for rollback if it fails)."""
         self.stack.enter_context(transaction.atomic(using=self.using, savepoint=False))
 
     def __call__(self, execute: Any, sql: str, params: Any, many: bool, context: dict[str, Any]) -> Any:
@@ -267,8 +270,8 @@ class OneStatementSave:
         spec = spec_for(type(self.instance))
         inserted = sql.startswith("INSERT")
         olds = None if pending is None or spec is None else olds_of(spec, pending, inserted)
-        if olds is None or self.connection.in_atomic_block:
-            return execute(sql, params, many, context)  # nothing to record here
+        if olds is None:
+            return execute(sql, params, many, context)  # nothing to record
         assert pending is not None and spec is not None
         change = self.change(spec, sql, params, inserted)
         if change is None or stale_fields(self.instance, olds):

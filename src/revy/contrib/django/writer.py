@@ -274,7 +274,9 @@ def one_statement(
     selects: list[str] = []
     if change is not None and change.pk:
         # The primary key's own delta takes the value the INSERT returns (JSON of an integer is its text).
-        pk_name = entry.model._meta.pk.name  # type: ignore[union-attr]
+        pk = entry.model._meta.pk
+        assert pk is not None
+        pk_name = pk.name
         is_pk = [attribute.name == pk_name for attribute, _, _ in encoded]
         pk_row = [row for row, pk in zip(attribute_rows, is_pk, strict=True) if pk]
         attribute_rows = [row for row, pk in zip(attribute_rows, is_pk, strict=True) if not pk]

@@ -1,0 +1,98 @@
+"""What the database alone charges for a tracked create: ``python -m benchmarks.floor``.
+
+On the database of ``benchmarks.settings`` (REVY_BENCH_DB), records the SQL
+that Django sends for one untracked create and for one tracked create (revy,
+steady state), then replays both N times (REVY_FLOOR_N, default 300) straight
+through the driver, with no Django and no Python of revy's in the way. The
+ratio of the two medians is the least any library can reach while writing
+the rows the contract asks for (an object delta and one attribute delta per
+field, indexed for history) in the same transaction as the change.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from statistics import median
+from typing import Any
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "benchmarks.settings")
+
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from benchmarks import suite
+from benchmarks.benchapp import models as bench
+from revy import Context
+
+Statement = tuple[str, Any]
+
+
+def sent_by(save: Any) -> list[Statement]:
+    """The statements of ``save()`` as the driver gets them, transaction control left out."""
+    if connection.vendor == "postgresql":
+        # Django's client-side binding sends SQL text with the values in it, which Django logs as sent.
+        with CaptureQueriesContext(connection) as captured:
+            save()
+        sent = [(query["sql"], None) for query in captured.captured_queries]
+    else:
+        sent = []
+
+        def spy(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
+            sent.append((sql, params))
+            return execute(sql, params, many, context)
+
+        with connection.execute_wrapper(spy):  # revy folds nothing on SQLite: this sees every statement
+            save()
+    return [(sql, params) for sql, params in sent if not sql.upper().startswith(("BEGIN", "COMMIT"))]
+
+
+def replay(statements: list[Statement], in_transaction: bool, n: int) -> float:
+    """Median seconds of running ``statements`` (in one transaction, or each on its own)."""
+    raw = connection.connection
+    times = []
+    for _ in range(n):
+        start = time.perf_counter()
+        if connection.vendor == "sqlite":
+            if in_transaction:
+                raw.execute("BEGIN")
+            for sql, params in statements:
+                raw.execute(sql.replace("%s", "?"), params or ()).fetchall()
+            if in_transaction:
+                raw.execute("COMMIT")
+        else:
+            with raw.cursor() as cursor:
+                if in_transaction:
+                    cursor.execute("BEGIN")
+                for sql, params in statements:
+                    cursor.execute(sql, params)
+                if in_transaction:
+                    cursor.execute("COMMIT")
+        times.append(time.perf_counter() - start)
+    return median(times)
+
+
+def main() -> None:
+    n = int(os.environ.get("REVY_FLOOR_N", "300"))
+    with suite.test_database():
+        connection.ensure_connection()
+        with Context():
+            suite.new_item(bench.RevyItem, 0).save()  # the revision, content types
+            tracked = sent_by(suite.new_item(bench.RevyItem, 1).save)
+        plain = sent_by(suite.new_item(bench.PlainItem, 1).save)
+        # SQLite: revy writes in a transaction; PostgreSQL in autocommit: one statement, its own commit.
+        in_transaction = len(tracked) > 1
+        if connection.vendor == "sqlite":
+            connection.connection.isolation_level = None  # the driver sends what it is given, nothing more
+        plain_time = replay(plain, False, n)
+        tracked_time = replay(tracked, in_transaction, n)
+        print(f"{connection.vendor}: untracked create {plain_time * 1e6:.0f} µs ({len(plain)} statement)")
+        print(
+            f"{connection.vendor}: its SQL with revy's deltas {tracked_time * 1e6:.0f} µs "
+            f"({len(tracked)} statement{'s in one transaction' if in_transaction else ''})"
+        )
+        print(f"floor: {tracked_time / plain_time:.2f}\u00d7 (median of {n}, driver only)")
+
+
+if __name__ == "__main__":
+    main()
