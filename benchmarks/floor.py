@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 from statistics import median
 from typing import Any
 
@@ -21,7 +22,6 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "benchmarks.settings")
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from benchmarks import suite
 from benchmarks.benchapp import models as bench
 from revy import Context
 
@@ -72,26 +72,45 @@ def replay(statements: list[Statement], in_transaction: bool, n: int) -> float:
     return median(times)
 
 
-def main() -> None:
-    n = int(os.environ.get("REVY_FLOOR_N", "300"))
-    with suite.test_database():
-        connection.ensure_connection()
-        with Context():
-            suite.new_item(bench.RevyItem, 0).save()  # the revision, content types
-            tracked = sent_by(suite.new_item(bench.RevyItem, 1).save)
-        plain = sent_by(suite.new_item(bench.PlainItem, 1).save)
-        # SQLite: revy writes in a transaction; PostgreSQL in autocommit: one statement, its own commit.
-        in_transaction = len(tracked) > 1
+def measure(n: int, new_item: Callable[[type[Any], int], Any]) -> dict[str, Any]:
+    """Median seconds of the untracked create's SQL and of the tracked create's, replayed ``n`` times.
+
+    ``new_item(model, i)`` makes the unsaved row to create (``suite.new_item``).
+    """
+    connection.ensure_connection()
+    with Context():
+        new_item(bench.RevyItem, 0).save()  # the revision, content types
+        tracked = sent_by(new_item(bench.RevyItem, 1).save)
+    plain = sent_by(new_item(bench.PlainItem, 1).save)
+    # SQLite: revy writes in a transaction; PostgreSQL: one statement, its own commit.
+    in_transaction = len(tracked) > 1
+    raw = connection.connection
+    if connection.vendor == "sqlite":
+        level, raw.isolation_level = raw.isolation_level, None  # the driver sends what it is given, nothing more
+    try:
+        return {
+            "plain": replay(plain, False, n),
+            "tracked": replay(tracked, in_transaction, n),
+            "statements": len(tracked),
+            "in_transaction": in_transaction,
+            "n": n,
+        }
+    finally:
         if connection.vendor == "sqlite":
-            connection.connection.isolation_level = None  # the driver sends what it is given, nothing more
-        plain_time = replay(plain, False, n)
-        tracked_time = replay(tracked, in_transaction, n)
-        print(f"{connection.vendor}: untracked create {plain_time * 1e6:.0f} µs ({len(plain)} statement)")
-        print(
-            f"{connection.vendor}: its SQL with revy's deltas {tracked_time * 1e6:.0f} µs "
-            f"({len(tracked)} statement{'s in one transaction' if in_transaction else ''})"
-        )
-        print(f"floor: {tracked_time / plain_time:.2f}\u00d7 (median of {n}, driver only)")
+            raw.isolation_level = level
+
+
+def main() -> None:
+    from benchmarks import suite
+
+    with suite.test_database():
+        floor = measure(int(os.environ.get("REVY_FLOOR_N", "300")), suite.new_item)
+    plain, tracked = floor["plain"], floor["tracked"]
+    print(f"{connection.vendor}: untracked create {plain * 1e6:.0f} µs (1 statement)")
+    transaction = " in one transaction" if floor["in_transaction"] else ""
+    statements = f"{floor['statements']} statement(s){transaction}"
+    print(f"{connection.vendor}: with revy's deltas {tracked * 1e6:.0f} µs ({statements})")
+    print(f"floor: {tracked / plain:.2f}\u00d7 (median of {floor['n']}, driver only)")
 
 
 if __name__ == "__main__":

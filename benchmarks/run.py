@@ -43,10 +43,11 @@ class Sizes:
     bulk: int  # rows created in one scope
     bulk_rounds: int
     reads: int  # history and point-in-time reads per round
+    floor: int  # replays of the untracked and the tracked create's SQL (benchmarks.floor)
 
 
-FULL = Sizes(rounds=5, rows=100, parents=8, bulk=10_000, bulk_rounds=2, reads=30)
-QUICK = Sizes(rounds=3, rows=40, parents=3, bulk=1_000, bulk_rounds=2, reads=10)
+FULL = Sizes(rounds=5, rows=100, parents=8, bulk=10_000, bulk_rounds=2, reads=30, floor=500)
+QUICK = Sizes(rounds=3, rows=40, parents=3, bulk=1_000, bulk_rounds=2, reads=10, floor=200)
 
 
 def postgres_reachable() -> str | None:

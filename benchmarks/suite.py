@@ -41,6 +41,7 @@ from django.utils import timezone  # noqa: E402
 from reversion.models import Version  # noqa: E402
 from simple_history.utils import bulk_create_with_history  # noqa: E402
 
+from benchmarks import floor  # noqa: E402
 from benchmarks.benchapp import models as bench  # noqa: E402
 from revy import Context  # noqa: E402
 from revy.contrib.django.models import ObjectDelta  # noqa: E402
@@ -483,7 +484,12 @@ def main() -> None:
     sizes = json.loads(sys.argv[1])
     with test_database():
         results = run_suite(sizes)
-        info = {"database": database_version(), "results": results, "time": timezone.now().isoformat()}
+        info = {
+            "database": database_version(),
+            "results": results,
+            "floor": floor.measure(sizes["floor"], new_item),
+            "time": timezone.now().isoformat(),
+        }
     with open(sys.argv[2], "w") as output:
         json.dump(info, output)
 
