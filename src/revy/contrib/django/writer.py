@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
@@ -20,6 +21,7 @@ from django.utils import timezone
 
 from revy.context import Context
 from revy.contrib.django import conf
+from revy.contrib.django.encoding import RevyJSONEncoder
 from revy.errors import EncodingError, RevyError
 
 REVISION_COLUMNS = ("description", "created_at")
@@ -263,16 +265,38 @@ def _encoder_of(encoder_class: type[json.JSONEncoder]) -> json.JSONEncoder:
     return encoder_class()
 
 
-def encode(entry: ObjectEntry, attribute: AttributeEntry, value: Any) -> str | None:
-    if value is None:
-        return None
-    try:
-        return _encoder().encode(value)
-    except (TypeError, ValueError) as error:
-        raise EncodingError(
-            f"{entry.model._meta.label}.{attribute.name} = {value!r} cannot be stored as JSON "
-            f"by {type(_encoder()).__name__} ({error}); set REVY_JSON_ENCODER to an encoder that can."
-        ) from error
+# Values whose JSON is written without the encoder when it is revy's own, which would
+# write exactly this for them; any other encoder (a subclass too) is given every value.
+PLAIN_JSON: dict[type, Callable[[Any], str]] = {
+    str: json.encoder.encode_basestring_ascii,
+    int: int.__repr__,
+    bool: lambda value: "true" if value else "false",
+}
+
+
+def value_encoder() -> Callable[[ObjectEntry, AttributeEntry, Any], str | None]:
+    """What encodes the values of attributes now: ``(entry, attribute, value) -> JSON text or None``.
+
+    Raises ``revy.EncodingError`` for a value the configured encoder cannot store.
+    """
+    encoder = _encoder()
+    plain = PLAIN_JSON if type(encoder) is RevyJSONEncoder else {}
+
+    def encode(entry: ObjectEntry, attribute: AttributeEntry, value: Any) -> str | None:
+        if value is None:
+            return None
+        to_json = plain.get(type(value))
+        if to_json is not None:
+            return to_json(value)
+        try:
+            return encoder.encode(value)
+        except (TypeError, ValueError) as error:
+            raise EncodingError(
+                f"{entry.model._meta.label}.{attribute.name} = {value!r} cannot be stored as JSON "
+                f"by {type(encoder).__name__} ({error}); set REVY_JSON_ENCODER to an encoder that can."
+            ) from error
+
+    return encode
 
 
 def content_type_id(model: type[models.Model], using: str) -> int:
@@ -372,6 +396,7 @@ def write(using: str, entries: list[ObjectEntry]) -> None:
     if not entries:
         return
     # Everything is encoded before the first row is written.
+    encode = value_encoder()
     encoded = [
         [
             (attribute, encode(entry, attribute, attribute.old_value), encode(entry, attribute, attribute.new_value))
@@ -382,7 +407,7 @@ def write(using: str, entries: list[ObjectEntry]) -> None:
     writers = writers_for(using)
     rev = existing_revision_id(using)
     now = connections[using].ops.adapt_datetimefield_value(timezone.now())
-    content_types = {entry.model: content_type_id(entry.model, using) for entry in entries}
+    content_types = {model: content_type_id(model, using) for model in {entry.model for entry in entries}}
     actors: dict[int, tuple[int | None, str | None]] = {}
 
     def actor_of(actor: Any) -> tuple[int | None, str | None]:
