@@ -71,6 +71,12 @@ class ObjectEntry:
     attributes: list[AttributeEntry] = field(default_factory=list)
 
 
+def is_shared(values: tuple[Any, ...]) -> bool:
+    """Whether a column of rows holds one value in every row (of one type: ``1`` is not ``True``)."""
+    first = values[0]
+    return all(type(value) is type(first) and value == first for value in values)
+
+
 def column_of(field: models.Field) -> str:
     """The column of a field of a prepared model (Django's stubs allow None before it is prepared)."""
     assert field.column is not None
@@ -107,6 +113,7 @@ class TableWriter:
         self.pg_types: list[str] | None = None
         if connection.vendor == "postgresql" and all(types):
             self.pg_types = types  # type: ignore[assignment]
+        self.sqlite = connection.vendor == "sqlite"
         features = connection.features
         self.returning = features.can_return_columns_from_insert
         self.bulk_returning = features.can_return_rows_from_bulk_insert
@@ -139,12 +146,11 @@ class TableWriter:
         select: list[str] = []
         unnested: list[str] = []
         for i, values in enumerate(zip(*self._complete(rows), strict=True)):
-            first = values[0]
             if i in given:
                 select.append(given[i])
-            elif all(type(v) is type(first) and v == first for v in values):
+            elif is_shared(values):
                 select.append(f"%s::{self.pg_types[i]}")
-                scalars.append(first)
+                scalars.append(values[0])
             else:
                 select.append(f"a.c{i}")
                 unnested.append(f"%s::{self.pg_types[i]}[]")
@@ -156,6 +162,26 @@ class TableWriter:
         sql = "SELECT " + ", ".join(select) + (" FROM " + ", ".join(tables) if tables else "")
         return sql, scalars + arrays
 
+    def select_values(self, rows: list[tuple[Any, ...]]) -> tuple[str, list[Any]]:
+        """A ``SELECT`` of ``rows`` for SQLite, with one parameter per value that differs between rows.
+
+        A column holding one value in every row is one parameter, the others
+        are read from a ``VALUES`` list. Of the deltas of a deletion only the
+        object, field and old value differ, so the statement has a third of
+        the parameters of a plain multi-row INSERT, and SQLite (and Django,
+        which rewrites every placeholder) has that much less to do.
+        """
+        columns = list(zip(*rows, strict=True))
+        shared = [is_shared(values) for values in columns]
+        scalars = [values[0] for values, same in zip(columns, shared, strict=True) if same]
+        varying = [values for values, same in zip(columns, shared, strict=True) if not same]
+        names = iter(range(1, len(varying) + 1))  # SQLite names the columns of VALUES column1, column2, ...
+        sql = "SELECT " + ", ".join("%s" if same else f"column{next(names)}" for same in shared)
+        if varying:
+            row_sql = "(" + ", ".join(["%s"] * len(varying)) + ")"
+            sql += " FROM (VALUES " + ", ".join([row_sql] * len(rows)) + ")"
+        return sql, scalars + [value for row in zip(*varying, strict=True) for value in row]
+
     def insert(self, rows: list[tuple[Any, ...]]) -> None:
         if self.pg_types is not None:
             sql, params = self.select(rows, {})
@@ -166,8 +192,12 @@ class TableWriter:
         with connections[self.using].cursor() as cursor:
             for start in range(0, len(rows), self.batch_rows):
                 batch = rows[start : start + self.batch_rows]
-                sql = self.prefix + ", ".join([self.row_sql] * len(batch))
-                cursor.execute(sql, [value for row in batch for value in row])
+                if self.sqlite:
+                    sql, params = self.select_values(batch)
+                    cursor.execute(self.into + sql, params)
+                else:
+                    sql = self.prefix + ", ".join([self.row_sql] * len(batch))
+                    cursor.execute(sql, [value for row in batch for value in row])
 
     def insert_returning_ids(self, rows: list[tuple[Any, ...]]) -> list[Any]:
         connection = connections[self.using]
