@@ -86,15 +86,18 @@ class RevyFieldInstanceTracker(FieldInstanceTracker):
     """
 
     def set_saved_fields(self, fields: Iterable[str] | None = None) -> None:
-        if not self.instance.pk:
+        instance = self.instance
+        if not instance.pk:
             self.saved_data = {}
-        elif fields is None:
-            self.saved_data = self.current()
-        else:
-            self.saved_data.update(self.current(fields=fields))
-        for name, value in self.saved_data.items():
-            if type(value) not in IMMUTABLE:
-                self.saved_data[name] = lightweight_deepcopy(value)
+            return
+        if fields is None:
+            # Every field but the deferred ones, which are the tracked fields (all concrete) not loaded.
+            loaded = instance.__dict__
+            fields = [name for name in self.fields if name in loaded]
+            self.saved_data = {}
+        for name in fields:
+            value = getattr(instance, self.field_map[name])
+            self.saved_data[name] = value if type(value) in IMMUTABLE else lightweight_deepcopy(value)
 
 
 class RevyFieldTracker(FieldTracker):
@@ -117,7 +120,12 @@ class RevyFieldTracker(FieldTracker):
     def initialize_tracker(self, sender: type[models.Model], instance: models.Model, **kwargs: object) -> None:
         # Instances of a multi-table child are tracked by the child's own tracker only.
         if type(instance)._meta.concrete_model is self.model_class:
-            super().initialize_tracker(sender, instance, **kwargs)
+            # FieldTracker's own steps, with its attributes put straight into the instance's
+            # __dict__ rather than through RevyTrackedModel.__setattr__, as every load does.
+            tracker = self.tracker_class(instance, self.fields, self.field_map)
+            instance.__dict__[self.attname] = tracker
+            tracker.set_saved_fields()
+            instance.__dict__["_instance_initialized"] = True
 
     def finalize_class(self, sender: type[models.Model], **kwargs: Any) -> None:
         self.fields = set(self.fields)
