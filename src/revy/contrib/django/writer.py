@@ -51,7 +51,7 @@ ATTRIBUTE_DELTA_COLUMNS = (
 )
 
 
-@dataclass
+@dataclass(slots=True)
 class AttributeEntry:
     name: str
     action: int
@@ -61,7 +61,7 @@ class AttributeEntry:
     new_value: Any
 
 
-@dataclass
+@dataclass(slots=True)
 class ObjectEntry:
     model: type[models.Model]
     pk: Any
@@ -442,10 +442,10 @@ def write(using: str, entries: list[ObjectEntry]) -> None:
     actors: dict[int, tuple[int | None, str | None]] = {}
 
     def actor_of(actor: Any) -> tuple[int | None, str | None]:
-        key = id(actor)
-        if key not in actors:
-            actors[key] = actor_key(actor, using)
-        return actors[key]
+        key = actors.get(id(actor))
+        if key is None:
+            key = actors[id(actor)] = actor_key(actor, using)
+        return key
 
     def object_row(entry: ObjectEntry) -> tuple[Any, ...]:
         return (
@@ -459,6 +459,7 @@ def write(using: str, entries: list[ObjectEntry]) -> None:
         )
 
     def attribute_rows(entry: ObjectEntry, delta_id: Any, attributes: list[Any]) -> list[tuple[Any, ...]]:
+        content_type, content_id = content_types[entry.model], str(entry.pk)
         return [
             (
                 rev,
@@ -466,8 +467,8 @@ def write(using: str, entries: list[ObjectEntry]) -> None:
                 *actor_of(attribute.actor),
                 attribute.action,
                 attribute.description or "",
-                content_types[entry.model],
-                str(entry.pk),
+                content_type,
+                content_id,
                 attribute.name,
                 old,
                 new,
