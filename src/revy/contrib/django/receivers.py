@@ -262,18 +262,22 @@ def plan_delete(sender: type[models.Model], instance: models.Model, using: str, 
     spec = spec_for(sender)
     if spec is None or _deleted_with_tracked_child(instance):
         return
-    cascaded = instance.__dict__.pop(CASCADED_ATTRIBUTE, False)
+    loaded = instance.__dict__
+    cascaded = loaded.pop(CASCADED_ATTRIBUTE, False)
+    # The values the row was loaded with (those of an instance loaded whole, the common case),
+    # else the ones it holds, else (a field deferred and never read) the row's own.
     saved = getattr(instance, "_" + TRACKER_NAME).saved_data
-    missing = [f.attname for f in spec.fields if f.attname not in saved and f.attname not in instance.__dict__]
-    if missing:
-        saved = {**saved, **deferred_values(plan, kwargs.get("origin"), instance, missing)}
+    if len(saved) < len(spec.fields):
+        saved = {**loaded, **saved}
+        missing = [f.attname for f in spec.fields if f.attname not in saved]
+        if missing:
+            saved.update(deferred_values(plan, kwargs.get("origin"), instance, missing))
     if cascaded:
         actor, object_description = None, Context.get_deletion_description()
         attribute_description = object_description
     else:
         actor, object_description = Context.get_actor(), Context.get_object_delta_description()
         attribute_description = Context.get_attribute_delta_description()
-    loaded = instance.__dict__
     plan.entries.append(
         ObjectEntry(
             spec.model,
@@ -282,14 +286,7 @@ def plan_delete(sender: type[models.Model], instance: models.Model, using: str, 
             actor,
             object_description,
             [
-                AttributeEntry(
-                    f.name,
-                    ACTION_UNSET,
-                    actor,
-                    attribute_description,
-                    saved[f.attname] if f.attname in saved else loaded[f.attname],
-                    None,
-                )
+                AttributeEntry(f.name, ACTION_UNSET, actor, attribute_description, saved[f.attname], None)
                 for f in spec.fields
             ],
         )
