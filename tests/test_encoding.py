@@ -71,6 +71,21 @@ def test_stored_value_reads_back_exactly_through_to_python(field_name: str, valu
         assert type(field.to_python(stored_value(field_name))) is type(value) or field_name == "blob"
 
 
+TRICKY_TEXTS = ["", "NULL", "null", 'a "quoted" word', "back\\slash\\", "{a,b}", " spaced ", "ünïcode ✓", "\\N"]
+
+
+@pytest.mark.django_db
+def test_text_deleted_together_reads_back_exactly() -> None:
+    # Many objects' deltas go in one INSERT, their values as arrays on PostgreSQL.
+    with Context.as_disabled():
+        for text in TRICKY_TEXTS:
+            Record.objects.create(title=text, body=text)
+    with Context():
+        Record.objects.all().delete()
+    stored = AttributeDelta.objects.filter(field_name__in=["title", "body"]).values_list("old_value", flat=True)
+    assert sorted(stored) == sorted(TRICKY_TEXTS * 2)
+
+
 @pytest.mark.django_db
 def test_bytes_are_stored_as_standard_base64() -> None:
     with Context():

@@ -78,6 +78,27 @@ def is_shared(values: tuple[Any, ...]) -> bool:
     return values[-1] == first and values.count(first) == len(values) and set(map(type, values)) == {type(first)}
 
 
+def pg_array(values: tuple[Any, ...]) -> str | list[Any]:
+    """A PostgreSQL array parameter of ``values``: its literal when they are text, integers or NULL.
+
+    psycopg quotes each element of a list it adapts in Python, which for the
+    hundreds of values of a deletion costs more than the INSERT itself. In
+    the literal every element but NULL is double-quoted, with backslash and
+    double quote escaped, which PostgreSQL reads back as the same text.
+    """
+    items = []
+    for value in values:
+        if value is None:
+            items.append("NULL")
+        elif type(value) is str:
+            items.append('"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"')
+        elif type(value) is int:
+            items.append(str(value))
+        else:
+            return list(values)  # psycopg knows the rest
+    return "{" + ",".join(items) + "}"
+
+
 def column_of(field: models.Field) -> str:
     """The column of a field of a prepared model (Django's stubs allow None before it is prepared)."""
     assert field.column is not None
@@ -155,7 +176,7 @@ class TableWriter:
             else:
                 select.append(f"a.c{i}")
                 unnested.append(f"%s::{self.pg_types[i]}[]")
-                arrays.append(list(values))
+                arrays.append(pg_array(values))
         tables = [source] if source else []
         if unnested:
             names = ", ".join(name.removeprefix("a.") for name in select if name.startswith("a.c"))
