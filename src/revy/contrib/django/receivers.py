@@ -202,6 +202,11 @@ class DeletionPlan:
 
     def __init__(self, collector: Any = None):
         self.collector = collector
+        # The connection and atomic block the deletion runs in, once it runs. Django sends every
+        # pre_delete and post_delete of a deletion from one synchronous call, on that connection,
+        # so they find it here rather than through ``connections[using]``, which asks asyncio
+        # whether a loop is running each time.
+        self.connection: Any = None
         self.block: Any = None
         self.expected = 0
         self.entries: list[ObjectEntry] = []
@@ -219,24 +224,32 @@ class DeletionPlan:
         # admin's confirmation page), leaves its plan behind with sets.
         return not any(isinstance(instances, set) for instances in self.collector.data.values())
 
+    def is_running(self, using: str) -> bool:
+        """Whether the deletion running now on ``using`` is this plan's, known to be running already."""
+        connection = self.connection
+        return connection is not None and connection.alias == using and self.block is _atomic_block(connection)
+
     def write(self, using: str) -> None:
         """Write what is planned so far: key updates first, as Django runs them first."""
         writer.write(using, merge_updates(self.updates) + self.entries)
         self.updates, self.entries = [], []
 
 
-def _atomic_block(using: str) -> Any:
-    blocks = connections[using].atomic_blocks
+def _atomic_block(connection: Any) -> Any:
+    blocks = connection.atomic_blocks
     return blocks[-1] if blocks else None
 
 
 def _plan_in_transaction(holder: Any, using: str) -> DeletionPlan:
-    """The plan of the deletion running now, for pre_delete/post_delete."""
+    """The plan of the deletion running now, for pre_delete."""
     plan: DeletionPlan | None = holder.__dict__.get(PLAN_ATTRIBUTE)
-    block = _atomic_block(using)
+    if plan is not None and plan.is_running(using):
+        return plan
+    connection = connections[using]
+    block = _atomic_block(connection)
     if plan is None or not plan.is_running_in(block):
         plan = holder.__dict__[PLAN_ATTRIBUTE] = DeletionPlan()
-    plan.block = block
+    plan.connection, plan.block = connection, block
     return plan
 
 
@@ -331,7 +344,7 @@ def _deleted_with_tracked_child(instance: models.Model) -> bool:
 def record_delete(sender: type[models.Model], instance: models.Model, using: str, **kwargs: Any) -> None:
     holder = _holder(kwargs.get("origin"), instance)
     plan: DeletionPlan | None = holder.__dict__.get(PLAN_ATTRIBUTE)
-    if plan is None or plan.block is not _atomic_block(using):
+    if plan is None or not plan.is_running(using):
         return
     plan.expected -= 1
     if plan.expected == 0:
