@@ -17,6 +17,7 @@ from django.utils.translation import gettext_lazy
 from revy import Context, EncodingError
 from revy.contrib.django.encoding import RevyJSONEncoder
 from revy.contrib.django.models import AttributeDelta
+from revy.contrib.django.writer import PLAIN_JSON
 from tests.testapp.models import Category, Organization, Record, Tag
 
 PLUS_FIVE_THIRTY = datetime.timezone(datetime.timedelta(hours=5, minutes=30))
@@ -68,6 +69,21 @@ def test_stored_value_reads_back_exactly_through_to_python(field_name: str, valu
     assert field.to_python(stored_value(field_name)) == value
     if value is not None:
         assert type(field.to_python(stored_value(field_name))) is type(value) or field_name == "blob"
+
+
+TRICKY_TEXTS = ["", "NULL", "null", 'a "quoted" word', "back\\slash\\", "{a,b}", " spaced ", "ünïcode ✓", "\\N"]
+
+
+@pytest.mark.django_db
+def test_text_deleted_together_reads_back_exactly() -> None:
+    # Many objects' deltas go in one INSERT, their values as arrays on PostgreSQL.
+    with Context.as_disabled():
+        for text in TRICKY_TEXTS:
+            Record.objects.create(title=text, body=text)
+    with Context():
+        Record.objects.all().delete()
+    stored = AttributeDelta.objects.filter(field_name__in=["title", "body"]).values_list("old_value", flat=True)
+    assert sorted(stored) == sorted(TRICKY_TEXTS * 2)
 
 
 @pytest.mark.django_db
@@ -168,6 +184,26 @@ def test_configured_encoder_is_used() -> None:
     with Context():
         Record.objects.create(title="t", price=Decimal("2.5"))
     assert stored_value("price") == 2.5
+
+
+@pytest.mark.parametrize("value", ["", 'ünïcode ✓ "quoted" \\ \n\t\x00 \U0001f600', 0, -7, 2**100, True, False])
+def test_values_written_without_the_encoder_are_written_as_it_writes_them(value: Any) -> None:
+    assert PLAIN_JSON[type(value)](value) == RevyJSONEncoder().encode(value)
+
+
+class ShoutingEncoder(RevyJSONEncoder):
+    """Upper-cases strings, to show a subclass of revy's encoder is given every value."""
+
+    def encode(self, o: Any) -> str:
+        return super().encode(o.upper() if isinstance(o, str) else o)
+
+
+@pytest.mark.django_db
+@override_settings(REVY_JSON_ENCODER="tests.test_encoding.ShoutingEncoder")
+def test_a_subclass_of_revys_encoder_is_given_plain_values_too() -> None:
+    with Context():
+        Record.objects.create(title="quiet")
+    assert stored_value("title") == "QUIET"
 
 
 class StrictEncoder(json.JSONEncoder):

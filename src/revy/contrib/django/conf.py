@@ -59,17 +59,24 @@ def json_encoder() -> type[json.JSONEncoder]:
     return import_string(getattr(settings, "REVY_JSON_ENCODER", "revy.contrib.django.encoding.RevyJSONEncoder"))
 
 
-def _forget_json_encoder(setting: str, **kwargs: Any) -> None:
-    # override_settings() in tests, or anything else that changes settings at run time.
-    if setting == "REVY_JSON_ENCODER":
-        json_encoder.cache_clear()
-
-
-setting_changed.connect(_forget_json_encoder, dispatch_uid="revy.conf.json_encoder")
-
-
+@cache
 def deletion_chunk_size() -> int:
     return int(getattr(settings, "REVY_DELETION_CHUNK_SIZE", 1000))
+
+
+# Read on every write or deleted object, so kept: reading a missing setting through
+# Django's lazy settings raises and catches an AttributeError each time.
+_CACHED = {"REVY_JSON_ENCODER": json_encoder, "REVY_DELETION_CHUNK_SIZE": deletion_chunk_size}
+
+
+def _forget(setting: str, **kwargs: Any) -> None:
+    # override_settings() in tests, or anything else that changes settings at run time.
+    cached = _CACHED.get(setting)
+    if cached is not None:
+        cached.cache_clear()
+
+
+setting_changed.connect(_forget, dispatch_uid="revy.conf")
 
 
 def history_attribute() -> str:

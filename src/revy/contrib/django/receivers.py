@@ -279,7 +279,7 @@ class OneStatementSave:
             return execute(sql, params, many, context)
         changes = changes_of(self.instance, olds, inserted)
         entry = save_entry(spec, self.instance, pending, changes, inserted)
-        encoded = writer.encode_entry(entry)  # an EncodingError stops the save before anything is written
+        encoded = writer.encode_entries([entry])[0]  # an EncodingError stops the save before anything is written
         rows = writer.Rows(self.using, [entry], writer.existing_revision_id(self.using))
         result = execute(*writer.one_statement(self.using, entry, encoded, rows, change), many, context)
         cursor = context["cursor"]
@@ -341,6 +341,11 @@ class DeletionPlan:
 
     def __init__(self, collector: Any = None):
         self.collector = collector
+        # The connection and atomic block the deletion runs in, once it runs. Django sends every
+        # pre_delete and post_delete of a deletion from one synchronous call, on that connection,
+        # so they find it here rather than through ``connections[using]``, which asks asyncio
+        # whether a loop is running each time.
+        self.connection: Any = None
         self.block: Any = None
         self.expected = 0
         self.entries: list[ObjectEntry] = []
@@ -358,24 +363,32 @@ class DeletionPlan:
         # admin's confirmation page), leaves its plan behind with sets.
         return not any(isinstance(instances, set) for instances in self.collector.data.values())
 
+    def is_running(self, using: str) -> bool:
+        """Whether the deletion running now on ``using`` is this plan's, known to be running already."""
+        connection = self.connection
+        return connection is not None and connection.alias == using and self.block is _atomic_block(connection)
+
     def write(self, using: str) -> None:
         """Write what is planned so far: key updates first, as Django runs them first."""
         writer.write(using, merge_updates(self.updates) + self.entries)
         self.updates, self.entries = [], []
 
 
-def _atomic_block(using: str) -> Any:
-    blocks = connections[using].atomic_blocks
+def _atomic_block(connection: Any) -> Any:
+    blocks = connection.atomic_blocks
     return blocks[-1] if blocks else None
 
 
 def _plan_in_transaction(holder: Any, using: str) -> DeletionPlan:
-    """The plan of the deletion running now, for pre_delete/post_delete."""
+    """The plan of the deletion running now, for pre_delete."""
     plan: DeletionPlan | None = holder.__dict__.get(PLAN_ATTRIBUTE)
-    block = _atomic_block(using)
+    if plan is not None and plan.is_running(using):
+        return plan
+    connection = connections[using]
+    block = _atomic_block(connection)
     if plan is None or not plan.is_running_in(block):
         plan = holder.__dict__[PLAN_ATTRIBUTE] = DeletionPlan()
-    plan.block = block
+    plan.connection, plan.block = connection, block
     return plan
 
 
@@ -401,18 +414,22 @@ def plan_delete(sender: type[models.Model], instance: models.Model, using: str, 
     spec = spec_for(sender)
     if spec is None or _deleted_with_tracked_child(instance):
         return
-    cascaded = instance.__dict__.pop(CASCADED_ATTRIBUTE, False)
+    loaded = instance.__dict__
+    cascaded = loaded.pop(CASCADED_ATTRIBUTE, False)
+    # The values the row was loaded with (those of an instance loaded whole, the common case),
+    # else the ones it holds, else (a field deferred and never read) the row's own.
     saved = getattr(instance, "_" + TRACKER_NAME).saved_data
-    missing = [f.attname for f in spec.fields if f.attname not in saved and f.attname not in instance.__dict__]
-    if missing:
-        saved = {**saved, **deferred_values(plan, kwargs.get("origin"), instance, missing)}
+    if len(saved) < len(spec.fields):
+        saved = {**loaded, **saved}
+        missing = [f.attname for f in spec.fields if f.attname not in saved]
+        if missing:
+            saved.update(deferred_values(plan, kwargs.get("origin"), instance, missing))
     if cascaded:
         actor, object_description = None, Context.get_deletion_description()
         attribute_description = object_description
     else:
         actor, object_description = Context.get_actor(), Context.get_object_delta_description()
         attribute_description = Context.get_attribute_delta_description()
-    loaded = instance.__dict__
     plan.entries.append(
         ObjectEntry(
             spec.model,
@@ -421,14 +438,7 @@ def plan_delete(sender: type[models.Model], instance: models.Model, using: str, 
             actor,
             object_description,
             [
-                AttributeEntry(
-                    f.name,
-                    ACTION_UNSET,
-                    actor,
-                    attribute_description,
-                    saved[f.attname] if f.attname in saved else loaded[f.attname],
-                    None,
-                )
+                AttributeEntry(f.name, ACTION_UNSET, actor, attribute_description, saved[f.attname], None)
                 for f in spec.fields
             ],
         )
@@ -473,7 +483,7 @@ def _deleted_with_tracked_child(instance: models.Model) -> bool:
 def record_delete(sender: type[models.Model], instance: models.Model, using: str, **kwargs: Any) -> None:
     holder = _holder(kwargs.get("origin"), instance)
     plan: DeletionPlan | None = holder.__dict__.get(PLAN_ATTRIBUTE)
-    if plan is None or plan.block is not _atomic_block(using):
+    if plan is None or not plan.is_running(using):
         return
     plan.expected -= 1
     if plan.expected == 0:

@@ -11,8 +11,11 @@ caller's transaction.
 
 from __future__ import annotations
 
+import datetime
+import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
+from decimal import Decimal
 from functools import wraps
 from typing import Any, TypeVar
 
@@ -20,6 +23,7 @@ from django.apps import apps
 from django.db import models, router, transaction
 from django.db.models.signals import class_prepared
 from model_utils import FieldTracker
+from model_utils.tracker import FieldInstanceTracker, lightweight_deepcopy
 
 from revy.context import Context
 from revy.errors import RegistrationError
@@ -67,6 +71,35 @@ def tracked_models() -> list[type[models.Model]]:
     return list(_specs)
 
 
+# Values no one can change in place: the tracker keeps them as they are, not copies.
+IMMUTABLE = frozenset(
+    {type(None), bool, int, float, str, bytes, Decimal, datetime.datetime, datetime.date, datetime.time}
+    | {datetime.timedelta, uuid.UUID}
+)
+
+
+class RevyFieldInstanceTracker(FieldInstanceTracker):
+    """FieldTracker's record of one instance, which copies only the values that can change in place.
+
+    Copying every value (FieldTracker's way) is most of what loading a tracked
+    instance costs beyond Django's own work.
+    """
+
+    def set_saved_fields(self, fields: Iterable[str] | None = None) -> None:
+        instance = self.instance
+        if not instance.pk:
+            self.saved_data = {}
+            return
+        if fields is None:
+            # Every field but the deferred ones, which are the tracked fields (all concrete) not loaded.
+            loaded = instance.__dict__
+            fields = [name for name in self.fields if name in loaded]
+            self.saved_data = {}
+        for name in fields:
+            value = getattr(instance, self.field_map[name])
+            self.saved_data[name] = value if type(value) in IMMUTABLE else lightweight_deepcopy(value)
+
+
 class RevyFieldTracker(FieldTracker):
     """A FieldTracker whose saves are one transaction while revy records.
 
@@ -84,10 +117,17 @@ class RevyFieldTracker(FieldTracker):
     needs it instead (see ``receivers.values_before``).
     """
 
+    tracker_class = RevyFieldInstanceTracker
+
     def initialize_tracker(self, sender: type[models.Model], instance: models.Model, **kwargs: object) -> None:
         # Instances of a multi-table child are tracked by the child's own tracker only.
         if type(instance)._meta.concrete_model is self.model_class:
-            super().initialize_tracker(sender, instance, **kwargs)
+            # FieldTracker's own steps, with its attributes put straight into the instance's
+            # __dict__ rather than through RevyTrackedModel.__setattr__, as every load does.
+            tracker = self.tracker_class(instance, self.fields, self.field_map)
+            instance.__dict__[self.attname] = tracker
+            tracker.set_saved_fields()
+            instance.__dict__["_instance_initialized"] = True
 
     def finalize_class(self, sender: type[models.Model], **kwargs: Any) -> None:
         self.fields = set(self.fields)

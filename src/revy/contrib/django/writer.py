@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
@@ -20,6 +21,7 @@ from django.utils import timezone
 
 from revy.context import Context
 from revy.contrib.django import conf
+from revy.contrib.django.encoding import RevyJSONEncoder
 from revy.errors import EncodingError, RevyError
 
 REVISION_COLUMNS = ("description", "created_at")
@@ -49,7 +51,7 @@ ATTRIBUTE_DELTA_COLUMNS = (
 )
 
 
-@dataclass
+@dataclass(slots=True)
 class AttributeEntry:
     name: str
     action: int
@@ -59,7 +61,7 @@ class AttributeEntry:
     new_value: Any
 
 
-@dataclass
+@dataclass(slots=True)
 class ObjectEntry:
     model: type[models.Model]
     pk: Any
@@ -67,6 +69,34 @@ class ObjectEntry:
     actor: Any
     description: str
     attributes: list[AttributeEntry] = field(default_factory=list)
+
+
+def is_shared(values: tuple[Any, ...]) -> bool:
+    """Whether a column of rows holds one value in every row (of one type: ``1`` is not ``True``)."""
+    first = values[0]
+    # The last value first: it settles most columns that differ without a scan.
+    return values[-1] == first and values.count(first) == len(values) and set(map(type, values)) == {type(first)}
+
+
+def pg_array(values: tuple[Any, ...]) -> str | list[Any]:
+    """A PostgreSQL array parameter of ``values``: its literal when they are text, integers or NULL.
+
+    psycopg quotes each element of a list it adapts in Python, which for the
+    hundreds of values of a deletion costs more than the INSERT itself. In
+    the literal every element but NULL is double-quoted, with backslash and
+    double quote escaped, which PostgreSQL reads back as the same text.
+    """
+    items = []
+    for value in values:
+        if value is None:
+            items.append("NULL")
+        elif type(value) is str:
+            items.append('"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"')
+        elif type(value) is int:
+            items.append(str(value))
+        else:
+            return list(values)  # psycopg knows the rest
+    return "{" + ",".join(items) + "}"
 
 
 def column_of(field: models.Field) -> str:
@@ -105,6 +135,7 @@ class TableWriter:
         self.pg_types: list[str] | None = None
         if connection.vendor == "postgresql" and all(types):
             self.pg_types = types  # type: ignore[assignment]
+        self.sqlite = connection.vendor == "sqlite"
         features = connection.features
         self.returning = features.can_return_columns_from_insert
         self.bulk_returning = features.can_return_rows_from_bulk_insert
@@ -137,22 +168,41 @@ class TableWriter:
         select: list[str] = []
         unnested: list[str] = []
         for i, values in enumerate(zip(*self._complete(rows), strict=True)):
-            first = values[0]
             if i in given:
                 select.append(given[i])
-            elif all(type(v) is type(first) and v == first for v in values):
+            elif is_shared(values):
                 select.append(f"%s::{self.pg_types[i]}")
-                scalars.append(first)
+                scalars.append(values[0])
             else:
                 select.append(f"a.c{i}")
                 unnested.append(f"%s::{self.pg_types[i]}[]")
-                arrays.append(list(values))
+                arrays.append(pg_array(values))
         tables = [source] if source else []
         if unnested:
             names = ", ".join(name.removeprefix("a.") for name in select if name.startswith("a.c"))
             tables.append(f"unnest({', '.join(unnested)}) AS a({names})")
         sql = "SELECT " + ", ".join(select) + (" FROM " + ", ".join(tables) if tables else "")
         return sql, scalars + arrays
+
+    def select_values(self, rows: list[tuple[Any, ...]]) -> tuple[str, list[Any]]:
+        """A ``SELECT`` of ``rows`` for SQLite, with one parameter per value that differs between rows.
+
+        A column holding one value in every row is one parameter, the others
+        are read from a ``VALUES`` list. Of the deltas of a deletion only the
+        object, field and old value differ, so the statement has a third of
+        the parameters of a plain multi-row INSERT, and SQLite (and Django,
+        which rewrites every placeholder) has that much less to do.
+        """
+        columns = list(zip(*rows, strict=True))
+        shared = [is_shared(values) for values in columns]
+        scalars = [values[0] for values, same in zip(columns, shared, strict=True) if same]
+        varying = [values for values, same in zip(columns, shared, strict=True) if not same]
+        names = iter(range(1, len(varying) + 1))  # SQLite names the columns of VALUES column1, column2, ...
+        sql = "SELECT " + ", ".join("%s" if same else f"column{next(names)}" for same in shared)
+        if varying:
+            row_sql = "(" + ", ".join(["%s"] * len(varying)) + ")"
+            sql += " FROM (VALUES " + ", ".join([row_sql] * len(rows)) + ")"
+        return sql, scalars + [value for row in zip(*varying, strict=True) for value in row]
 
     def insert(self, rows: list[tuple[Any, ...]]) -> None:
         if self.pg_types is not None:
@@ -164,8 +214,12 @@ class TableWriter:
         with connections[self.using].cursor() as cursor:
             for start in range(0, len(rows), self.batch_rows):
                 batch = rows[start : start + self.batch_rows]
-                sql = self.prefix + ", ".join([self.row_sql] * len(batch))
-                cursor.execute(sql, [value for row in batch for value in row])
+                if self.sqlite:
+                    sql, params = self.select_values(batch)
+                    cursor.execute(self.into + sql, params)
+                else:
+                    sql = self.prefix + ", ".join([self.row_sql] * len(batch))
+                    cursor.execute(sql, [value for row in batch for value in row])
 
     def insert_returning_ids(self, rows: list[tuple[Any, ...]]) -> list[Any]:
         connection = connections[self.using]
@@ -316,16 +370,38 @@ def _encoder_of(encoder_class: type[json.JSONEncoder]) -> json.JSONEncoder:
     return encoder_class()
 
 
-def encode(entry: ObjectEntry, attribute: AttributeEntry, value: Any) -> str | None:
-    if value is None:
-        return None
-    try:
-        return _encoder().encode(value)
-    except (TypeError, ValueError) as error:
-        raise EncodingError(
-            f"{entry.model._meta.label}.{attribute.name} = {value!r} cannot be stored as JSON "
-            f"by {type(_encoder()).__name__} ({error}); set REVY_JSON_ENCODER to an encoder that can."
-        ) from error
+# Values whose JSON is written without the encoder when it is revy's own, which would
+# write exactly this for them; any other encoder (a subclass too) is given every value.
+PLAIN_JSON: dict[type, Callable[[Any], str]] = {
+    str: json.encoder.encode_basestring_ascii,
+    int: int.__repr__,
+    bool: lambda value: "true" if value else "false",
+}
+
+
+def value_encoder() -> Callable[[ObjectEntry, AttributeEntry, Any], str | None]:
+    """What encodes the values of attributes now: ``(entry, attribute, value) -> JSON text or None``.
+
+    Raises ``revy.EncodingError`` for a value the configured encoder cannot store.
+    """
+    encoder = _encoder()
+    plain = PLAIN_JSON if type(encoder) is RevyJSONEncoder else {}
+
+    def encode(entry: ObjectEntry, attribute: AttributeEntry, value: Any) -> str | None:
+        if value is None:
+            return None
+        to_json = plain.get(type(value))
+        if to_json is not None:
+            return to_json(value)
+        try:
+            return encoder.encode(value)
+        except (TypeError, ValueError) as error:
+            raise EncodingError(
+                f"{entry.model._meta.label}.{attribute.name} = {value!r} cannot be stored as JSON "
+                f"by {type(encoder).__name__} ({error}); set REVY_JSON_ENCODER to an encoder that can."
+            ) from error
+
+    return encode
 
 
 def content_type_id(model: type[models.Model], using: str) -> int:
@@ -427,14 +503,14 @@ class Rows:
         self.using = using
         self.rev = rev
         self.now = connections[using].ops.adapt_datetimefield_value(timezone.now())
-        self.content_types = {entry.model: content_type_id(entry.model, using) for entry in entries}
+        self.content_types = {model: content_type_id(model, using) for model in {entry.model for entry in entries}}
         self.actors: dict[int, tuple[int | None, str | None]] = {}
 
     def actor(self, actor: Any) -> tuple[int | None, str | None]:
-        key = id(actor)
-        if key not in self.actors:
-            self.actors[key] = actor_key(actor, self.using)
-        return self.actors[key]
+        key = self.actors.get(id(actor))
+        if key is None:
+            key = self.actors[id(actor)] = actor_key(actor, self.using)
+        return key
 
     def object_row(self, entry: ObjectEntry) -> tuple[Any, ...]:
         return (
@@ -450,6 +526,7 @@ class Rows:
     def attribute_rows(
         self, entry: ObjectEntry, delta_id: Any, encoded: list[tuple[AttributeEntry, str | None, str | None]]
     ) -> list[tuple[Any, ...]]:
+        content_type, content_id = self.content_types[entry.model], str(entry.pk)
         return [
             (
                 self.rev,
@@ -457,8 +534,8 @@ class Rows:
                 *self.actor(attribute.actor),
                 attribute.action,
                 attribute.description or "",
-                self.content_types[entry.model],
-                str(entry.pk),
+                content_type,
+                content_id,
                 attribute.name,
                 old,
                 new,
@@ -468,10 +545,15 @@ class Rows:
         ]
 
 
-def encode_entry(entry: ObjectEntry) -> list[tuple[AttributeEntry, str | None, str | None]]:
+def encode_entries(entries: list[ObjectEntry]) -> list[list[tuple[AttributeEntry, str | None, str | None]]]:
+    """Each entry's attributes with their old and new values as JSON; ``revy.EncodingError`` if one cannot be."""
+    encode = value_encoder()
     return [
-        (attribute, encode(entry, attribute, attribute.old_value), encode(entry, attribute, attribute.new_value))
-        for attribute in entry.attributes
+        [
+            (attribute, encode(entry, attribute, attribute.old_value), encode(entry, attribute, attribute.new_value))
+            for attribute in entry.attributes
+        ]
+        for entry in entries
     ]
 
 
@@ -480,7 +562,7 @@ def write(using: str, entries: list[ObjectEntry]) -> None:
     if not entries:
         return
     # Everything is encoded before the first row is written.
-    encoded = [encode_entry(entry) for entry in entries]
+    encoded = encode_entries(entries)
     writers = writers_for(using)
     rows = Rows(using, entries, existing_revision_id(using))
     if len(entries) == 1 and encoded[0] and writers.in_one_statement:
