@@ -19,11 +19,15 @@ from typing import Any
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "benchmarks.settings")
 
-from django.db import connection
-from django.test.utils import CaptureQueriesContext
+import django
 
-from benchmarks.benchapp import models as bench
-from revy import Context
+django.setup()  # does nothing more when benchmarks.suite has set Django up
+
+from django.db import connection  # noqa: E402
+from django.test.utils import CaptureQueriesContext  # noqa: E402
+
+from benchmarks.benchapp import models as bench  # noqa: E402
+from revy import Context  # noqa: E402
 
 Statement = tuple[str, Any]
 
