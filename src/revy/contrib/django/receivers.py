@@ -29,7 +29,7 @@ Deletion handlers (``revy.signals``)
 
 from __future__ import annotations
 
-from contextlib import ExitStack
+from contextlib import AbstractContextManager, ExitStack
 from typing import Any
 
 from django.db import connections, models, transaction
@@ -218,6 +218,13 @@ def forget_attribution(instance: models.Model, changes: list[tuple[models.Field,
             attribution.pop(f.attname, None)
 
 
+def save_scope(instance: models.Model, using: str) -> AbstractContextManager[Any]:
+    """What a tracked save runs in while revy records: one statement on PostgreSQL, else one transaction."""
+    if writer.writers_for(using).in_one_statement and not instance._meta.parents:
+        return OneStatementSave(instance, using)
+    return transaction.atomic(using=using, savepoint=False)
+
+
 class OneStatementSave:
     """A tracked save on PostgreSQL whose deltas ride in its own statement.
 
@@ -241,15 +248,6 @@ class OneStatementSave:
         self.writes = (f"INSERT INTO {table} ", f"UPDATE {table} SET ")
         self.seen = False
         self.stack = ExitStack()
-
-    @staticmethod
-    def applies(model: type[models.Model], using: str) -> bool:
-        connection = connections[using]
-        return (
-            connection.vendor == "postgresql"
-            and not model._meta.parents
-            and writer.writers_for(using).in_one_statement
-        )
 
     def __enter__(self) -> OneStatementSave:
         self.stack.enter_context(self.connection.execute_wrapper(self))

@@ -20,7 +20,7 @@ from functools import wraps
 from typing import Any, TypeVar
 
 from django.apps import apps
-from django.db import models, router, transaction
+from django.db import models, router
 from django.db.models.signals import class_prepared
 from model_utils import FieldTracker
 from model_utils.tracker import FieldInstanceTracker, lightweight_deepcopy
@@ -138,6 +138,8 @@ class RevyFieldTracker(FieldTracker):
         self.patch_save(sender)
 
     def patch_save(self, model: type[models.Model]) -> None:
+        from revy.contrib.django.receivers import save_scope
+
         super().patch_save(model)
         save_base = model.save_base
 
@@ -152,14 +154,7 @@ class RevyFieldTracker(FieldTracker):
                 if kwargs.get("raw") or Context.is_disabled():
                     return save_base(instance, *args, **kwargs)
                 using = kwargs.get("using") or router.db_for_write(type(instance), instance=instance)
-                from revy.contrib.django.receivers import OneStatementSave
-
-                scope = (
-                    OneStatementSave(instance, using)
-                    if OneStatementSave.applies(model, using)
-                    else transaction.atomic(using=using, savepoint=False)
-                )
-                with scope:
+                with save_scope(instance, using):
                     return save_base(instance, *args, **kwargs)
             except BaseException:
                 tracker.saved_data = saved_data

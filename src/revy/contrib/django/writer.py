@@ -12,7 +12,7 @@ import json
 import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, cached_property
 from typing import Any
 
 from django.contrib.contenttypes.models import ContentType
@@ -256,7 +256,7 @@ class Writers:
     object_delta: TableWriter
     attribute_delta: TableWriter
 
-    @property
+    @cached_property
     def in_one_statement(self) -> bool:
         """Whether a change's rows can go in one statement (PostgreSQL's data-modifying CTEs)."""
         return all(w.pg_types is not None for w in (self.revision, self.object_delta, self.attribute_delta))
