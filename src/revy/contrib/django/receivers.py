@@ -218,11 +218,19 @@ def forget_attribution(instance: models.Model, changes: list[tuple[models.Field,
             attribution.pop(f.attname, None)
 
 
+SCOPE_ATTRIBUTE = "_revy_save_scope"
+
+
 def save_scope(instance: models.Model, using: str) -> AbstractContextManager[Any]:
     """What a tracked save runs in while revy records: one statement on PostgreSQL, else one transaction."""
-    if writer.writers_for(using).in_one_statement and not instance._meta.parents:
+    if writer.writers_for(using).in_one_statement and not instance._meta.parents and FOLDS_WRITES:
         return OneStatementSave(instance, using)
     return transaction.atomic(using=using, savepoint=False)
+
+
+# Django's two methods that write a saved instance's row; tracking.py marks the time they run.
+WRITE_METHODS = ("_do_insert", "_do_update")
+FOLDS_WRITES = all(hasattr(models.Model, name) for name in WRITE_METHODS)
 
 
 class OneStatementSave:
@@ -233,11 +241,13 @@ class OneStatementSave:
     Django's INSERT or UPDATE of the object, with data-modifying CTEs: one
     statement, one round trip. Outside a transaction that statement commits
     by itself, as an untracked save's does; the change and its deltas succeed
-    or fail together either way. When a save cannot be folded (a value the
-    database computes, a primary key it assigns that is not an integer, an
-    UPDATE that finds no row), the rest of the save runs in
-    ``atomic(savepoint=False)`` and ``record_save`` writes its deltas, as on
-    the other databases.
+    or fail together either way. It acts only while Django writes this
+    instance's row (``writing``, set around ``Model._do_insert`` and
+    ``_do_update``), never on what receivers of the save execute. When a save
+    cannot be folded (a value the database computes, a primary key it
+    assigns that is not an integer, an UPDATE that finds no row), the rest of
+    the save runs in ``atomic(savepoint=False)`` and ``record_save`` writes
+    its deltas, as on the other databases.
     """
 
     def __init__(self, instance: models.Model, using: str):
@@ -246,12 +256,26 @@ class OneStatementSave:
         self.connection = connections[using]
         table = self.connection.ops.quote_name(instance._meta.db_table)
         self.writes = (f"INSERT INTO {table} ", f"UPDATE {table} SET ")
+        self.writing = False
         self.seen = False
+        # Whether the change and its deltas are committed, whatever happens next in the save.
+        self.committed = False
         self.stack = ExitStack()
 
     def __enter__(self) -> OneStatementSave:
+        # Inside a caller's transaction a failure anywhere in the save dooms it, as atomic() would.
+        self.stack.enter_context(transaction.mark_for_rollback_on_error(self.using))
         self.stack.enter_context(self.connection.execute_wrapper(self))
+        self.stack.callback(self.restore_scope, self.instance.__dict__.get(SCOPE_ATTRIBUTE))
+        self.instance.__dict__[SCOPE_ATTRIBUTE] = self
         return self
+
+    def restore_scope(self, outer: OneStatementSave | None) -> None:
+        """Give the instance back the scope of the save this one ran inside (a receiver's save of it), if any."""
+        if outer is None:
+            self.instance.__dict__.pop(SCOPE_ATTRIBUTE, None)
+        else:
+            self.instance.__dict__[SCOPE_ATTRIBUTE] = outer
 
     def __exit__(self, *exc_info: Any) -> bool | None:
         return self.stack.__exit__(*exc_info)
@@ -261,7 +285,7 @@ class OneStatementSave:
         self.stack.enter_context(transaction.atomic(using=self.using, savepoint=False))
 
     def __call__(self, execute: Any, sql: str, params: Any, many: bool, context: dict[str, Any]) -> Any:
-        if self.seen or many or not sql.startswith(self.writes):
+        if not self.writing or self.seen or many or not sql.startswith(self.writes):
             return execute(sql, params, many, context)
         self.seen = True
         pending: PendingSave | None = self.instance.__dict__.get(PENDING_SAVE_ATTRIBUTE)
@@ -282,9 +306,12 @@ class OneStatementSave:
         result = execute(*writer.one_statement(self.using, entry, encoded, rows, change), many, context)
         cursor = context["cursor"]
         if cursor.rowcount < 1:
-            self.begin()  # no row to update: Django inserts it next, and record_save records that
+            # No row to update: nothing was written. Whatever Django does next (insert the row, or raise)
+            # runs in one transaction, and record_save records it.
+            self.begin()
             return result
         pending.recorded = changes
+        self.committed = not self.connection.in_atomic_block
         if rows.rev is None:
             writer.adopt_revision(self.using, cursor.fetchone()[-1])
             cursor.scroll(0, mode="absolute")  # Django reads the returned row (or the row count) next

@@ -138,10 +138,12 @@ class RevyFieldTracker(FieldTracker):
         self.patch_save(sender)
 
     def patch_save(self, model: type[models.Model]) -> None:
-        from revy.contrib.django.receivers import save_scope
+        from revy.contrib.django.receivers import FOLDS_WRITES, SCOPE_ATTRIBUTE, WRITE_METHODS, save_scope
 
         super().patch_save(model)
         save_base = model.save_base
+        for name in WRITE_METHODS if FOLDS_WRITES else ():
+            setattr(model, name, marking_the_write(getattr(model, name), SCOPE_ATTRIBUTE))
 
         @wraps(save_base)
         def atomic_save_base(instance: models.Model, *args: Any, **kwargs: Any) -> Any:
@@ -150,17 +152,40 @@ class RevyFieldTracker(FieldTracker):
                 return save_base(instance, *args, **kwargs)
             tracker = getattr(instance, self.attname)
             saved_data = dict(tracker.saved_data)
+            scope = None
             try:
                 if kwargs.get("raw") or Context.is_disabled():
                     return save_base(instance, *args, **kwargs)
                 using = kwargs.get("using") or router.db_for_write(type(instance), instance=instance)
-                with save_scope(instance, using):
+                with save_scope(instance, using) as scope:
                     return save_base(instance, *args, **kwargs)
             except BaseException:
-                tracker.saved_data = saved_data
+                if not (scope is not None and getattr(scope, "committed", False)):
+                    tracker.saved_data = saved_data  # the database still holds them
                 raise
 
         model.save_base = atomic_save_base  # type: ignore[method-assign,assignment]
+
+
+def marking_the_write(method: Any, scope_attribute: str) -> Any:
+    """``method`` (Django's ``_do_insert`` or ``_do_update``) telling the save's scope while it runs.
+
+    A one-statement save (``receivers.OneStatementSave``) folds its deltas
+    into the statement Django runs here, and into no other.
+    """
+
+    @wraps(method)
+    def write(instance: models.Model, *args: Any, **kwargs: Any) -> Any:
+        scope = instance.__dict__.get(scope_attribute)
+        if scope is None:
+            return method(instance, *args, **kwargs)
+        writing, scope.writing = scope.writing, True
+        try:
+            return method(instance, *args, **kwargs)
+        finally:
+            scope.writing = writing
+
+    return write
 
 
 class RevyTrackedModel(models.Model):
