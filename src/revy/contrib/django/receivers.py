@@ -245,9 +245,10 @@ class OneStatementSave:
     instance's row (``writing``, set around ``Model._do_insert`` and
     ``_do_update``), never on what receivers of the save execute. When a save
     cannot be folded (a value the database computes, a primary key it
-    assigns that is not an integer, an UPDATE that finds no row), the rest of
-    the save runs in ``atomic(savepoint=False)`` and ``record_save`` writes
-    its deltas, as on the other databases.
+    assigns that is not an integer, an UPDATE that finds no row), or runs
+    another statement before its write, the save runs from then on in
+    ``atomic(savepoint=False)`` and ``record_save`` writes its deltas, as on
+    the other databases.
     """
 
     def __init__(self, instance: models.Model, using: str):
@@ -257,7 +258,9 @@ class OneStatementSave:
         table = self.connection.ops.quote_name(instance._meta.db_table)
         self.writes = (f"INSERT INTO {table} ", f"UPDATE {table} SET ")
         self.writing = False
-        self.seen = False
+        self.seen = False  # the save's write, folded or not
+        self.begun = False  # the save's transaction
+        self.depth = len(self.connection.atomic_blocks)
         # Whether the change and its deltas are committed, whatever happens next in the save.
         self.committed = False
         self.stack = ExitStack()
@@ -283,11 +286,20 @@ class OneStatementSave:
     def begin(self) -> None:
         """Run the rest of the save in one transaction (or mark the caller's for rollback if it fails)."""
         self.stack.enter_context(transaction.atomic(using=self.using, savepoint=False))
+        self.begun = True
 
     def __call__(self, execute: Any, sql: str, params: Any, many: bool, context: dict[str, Any]) -> Any:
-        if not self.writing or self.seen or many or not sql.startswith(self.writes):
-            return execute(sql, params, many, context)
-        self.seen = True
+        if self.writing and not (self.seen or self.begun or many) and sql.startswith(self.writes):
+            self.seen = True
+            return self.fold(execute, sql, params, many, context)
+        if not (self.seen or self.begun) and len(self.connection.atomic_blocks) == self.depth:
+            # The save runs something else before its write (a receiver's query, a read of deferred
+            # values): from here on it runs in one transaction, as on the other databases.
+            self.begin()
+        return execute(sql, params, many, context)
+
+    def fold(self, execute: Any, sql: str, params: Any, many: bool, context: dict[str, Any]) -> Any:
+        """Run Django's write ``sql`` of the instance with the save's deltas, when it can carry them."""
         pending: PendingSave | None = self.instance.__dict__.get(PENDING_SAVE_ATTRIBUTE)
         spec = spec_for(type(self.instance))
         inserted = sql.startswith("INSERT")
