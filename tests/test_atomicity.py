@@ -11,6 +11,7 @@ from django.db import DatabaseError, IntegrityError, connection, transaction
 
 from revy import Context, EncodingError, RevyError
 from revy.contrib.django.models import AttributeDelta, ObjectDelta, Revision
+from tests.modes import in_either_mode
 from tests.testapp.models import Author, Organization, Post, Record
 
 
@@ -288,3 +289,28 @@ def test_a_save_the_database_refuses_records_nothing_in_autocommit() -> None:
         "free",
         "taken",
     ]
+
+
+@in_either_mode
+def test_deleting_an_instance_whose_row_is_gone_still_records_its_delete(mode: str) -> None:
+    record = Record.objects.create(title="gone")
+    pk = record.pk
+    Record.objects.filter(pk=pk).delete()  # outside any Context: not recorded
+    with Context():
+        record.delete()
+    delta = ObjectDelta.objects.get()
+    assert (delta.action, delta.content_id) == (ObjectDelta.ACTION_DELETE, str(pk))
+    assert AttributeDelta.objects.get(object_delta=delta, field_name="title").old_value == "gone"
+
+
+@in_either_mode
+def test_deletes_share_the_revision_the_first_one_creates(mode: str) -> None:
+    first, second = Author.objects.create(name="first"), Author.objects.create(name="second")
+    pks = sorted(str(author.pk) for author in (first, second))
+    with Context.via_revision_description("clean up"):
+        first.delete()
+        second.delete()
+    revision = Revision.objects.get()
+    assert revision.description == "clean up"
+    assert sorted(ObjectDelta.objects.filter(revision=revision).values_list("content_id", flat=True)) == pks
+    assert AttributeDelta.objects.filter(revision=revision, field_name="name").count() == 2

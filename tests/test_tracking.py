@@ -231,8 +231,8 @@ def test_expression_values_are_recorded_as_the_database_computed_them(mode: str)
     assert (record.count, record.title) == (42, "SHOUT")
 
 
-@pytest.mark.django_db
-def test_delete_records_the_before_image_as_unset_of_every_field(related: dict[str, Any]) -> None:
+@in_either_mode
+def test_delete_records_the_before_image_as_unset_of_every_field(related: dict[str, Any], mode: str) -> None:
     pk = full_record(related).pk
     record = Record.objects.get(pk=pk)
     record.title = "unsaved edit"  # the row, not the instance, is what gets deleted
@@ -283,8 +283,8 @@ def test_queryset_delete_records_rows_never_loaded_before() -> None:
     assert [attribute_rows(d)["title"] for d in deltas] == [(UNSET, "one", None), (UNSET, "two", None)]
 
 
-@pytest.mark.django_db
-def test_delete_of_an_instance_with_deferred_fields_still_records_them() -> None:
+@in_either_mode
+def test_delete_of_an_instance_with_deferred_fields_still_records_them(mode: str) -> None:
     pk = Record.objects.create(title="deferred", count=5).pk
     record = Record.objects.only("id").get(pk=pk)
     with Context():
@@ -713,6 +713,8 @@ def test_steady_state_write_costs_two_inserts_in_autocommit() -> None:
         for operation, write in (("create", "INSERT INTO"), ("update", "UPDATE")):
             sqls = [q["sql"] for q in tracked[operation].captured_queries]
             assert len(sqls) == 1 and sqls[0].startswith(f"WITH revy_change AS ({write} "), sqls
+        # A delete is Django's transaction (it has receivers now), whose DELETE carries the deltas.
+        assert statements(tracked["delete"])[0].startswith("WITH revy_change AS (DELETE "), tracked["delete"]
 
 
 # Database aliases

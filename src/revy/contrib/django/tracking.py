@@ -138,12 +138,28 @@ class RevyFieldTracker(FieldTracker):
         self.patch_save(sender)
 
     def patch_save(self, model: type[models.Model]) -> None:
-        from revy.contrib.django.receivers import FOLDS_WRITES, SCOPE_ATTRIBUTE, WRITE_METHODS, save_scope
+        from revy.contrib.django.receivers import (
+            FOLDS_WRITES,
+            SCOPE_ATTRIBUTE,
+            WRITE_METHODS,
+            delete_scope,
+            save_scope,
+        )
 
         super().patch_save(model)
         save_base = model.save_base
         for name in WRITE_METHODS if FOLDS_WRITES else ():
             setattr(model, name, marking_the_write(getattr(model, name), SCOPE_ATTRIBUTE))
+        delete = model.delete
+
+        @wraps(delete)
+        def tracked_delete(instance: models.Model, using: str | None = None, *args: Any, **kwargs: Any) -> Any:
+            if Context.is_disabled():
+                return delete(instance, using, *args, **kwargs)
+            with delete_scope(instance, using or router.db_for_write(type(instance), instance=instance)):
+                return delete(instance, using, *args, **kwargs)
+
+        model.delete = tracked_delete  # type: ignore[method-assign,assignment]
 
         @wraps(save_base)
         def atomic_save_base(instance: models.Model, *args: Any, **kwargs: Any) -> Any:
