@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from django.db import DatabaseError, IntegrityError, connection, transaction
+from django.db.models.signals import post_delete
 
 from revy import Context, EncodingError, RevyError
 from revy.contrib.django.models import AttributeDelta, ObjectDelta, Revision
@@ -314,3 +315,34 @@ def test_deletes_share_the_revision_the_first_one_creates(mode: str) -> None:
     assert revision.description == "clean up"
     assert sorted(ObjectDelta.objects.filter(revision=revision).values_list("content_id", flat=True)) == pks
     assert AttributeDelta.objects.filter(revision=revision, field_name="name").count() == 2
+
+
+@in_either_mode
+def test_a_deletion_retried_after_a_failure_in_the_same_atomic_is_recorded(mode: str) -> None:
+    author = Author.objects.create(name="retried")
+    Post.objects.create(author=author, title="child")
+    attempts: list[int] = []
+
+    def fail_the_first_attempt(sender: Any, instance: Author, **kwargs: Any) -> None:
+        attempts.append(1)
+        if len(attempts) == 1:
+            raise DatabaseError("first attempt fails")
+
+    @transaction.atomic  # one Atomic object, entered again by each call, as a retry loop does
+    def remove(author: Author) -> None:
+        author.delete()
+
+    post_delete.connect(fail_the_first_attempt, sender=Author, dispatch_uid="fail-first")
+    try:
+        with Context():
+            with pytest.raises(DatabaseError):
+                remove(author)
+            remove(author)
+    finally:
+        post_delete.disconnect(sender=Author, dispatch_uid="fail-first")
+
+    assert not Author.objects.exists() and not Post.objects.exists()
+    deleted = sorted(
+        ObjectDelta.objects.filter(action=ObjectDelta.ACTION_DELETE).values_list("content_type__model", flat=True)
+    )
+    assert deleted == ["author", "post"]
