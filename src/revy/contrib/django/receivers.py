@@ -233,7 +233,28 @@ WRITE_METHODS = ("_do_insert", "_do_update")
 FOLDS_WRITES = all(hasattr(models.Model, name) for name in WRITE_METHODS)
 
 
-class OneStatementSave:
+class OneStatement:
+    """An execute wrapper on the connection of ``using`` for as long as a save or delete of ``instance`` runs."""
+
+    def __init__(self, instance: models.Model, using: str):
+        self.instance = instance
+        self.using = using
+        self.connection = connections[using]
+        self.seen = False  # the statement that writes the instance's row
+        self.stack = ExitStack()
+
+    def __enter__(self) -> Any:
+        self.stack.enter_context(self.connection.execute_wrapper(self))
+        return self
+
+    def __exit__(self, *exc_info: Any) -> bool | None:
+        return self.stack.__exit__(*exc_info)
+
+    def __call__(self, execute: Any, sql: str, params: Any, many: bool, context: dict[str, Any]) -> Any:
+        raise NotImplementedError
+
+
+class OneStatementSave(OneStatement):
     """A tracked save on PostgreSQL whose deltas ride in its own statement.
 
     Installed as an execute wrapper around the save, it folds the save's
@@ -252,23 +273,19 @@ class OneStatementSave:
     """
 
     def __init__(self, instance: models.Model, using: str):
-        self.instance = instance
-        self.using = using
-        self.connection = connections[using]
+        super().__init__(instance, using)
         table = self.connection.ops.quote_name(instance._meta.db_table)
         self.writes = (f"INSERT INTO {table} ", f"UPDATE {table} SET ")
         self.writing = False
-        self.seen = False  # the save's write, folded or not
         self.begun = False  # the save's transaction
         self.depth = len(self.connection.atomic_blocks)
         # Whether the change and its deltas are committed, whatever happens next in the save.
         self.committed = False
-        self.stack = ExitStack()
 
     def __enter__(self) -> OneStatementSave:
         # Inside a caller's transaction a failure anywhere in the save dooms it, as atomic() would.
         self.stack.enter_context(transaction.mark_for_rollback_on_error(self.using))
-        self.stack.enter_context(self.connection.execute_wrapper(self))
+        super().__enter__()
         self.stack.callback(self.restore_scope, self.instance.__dict__.get(SCOPE_ATTRIBUTE))
         self.instance.__dict__[SCOPE_ATTRIBUTE] = self
         return self
@@ -279,9 +296,6 @@ class OneStatementSave:
             self.instance.__dict__.pop(SCOPE_ATTRIBUTE, None)
         else:
             self.instance.__dict__[SCOPE_ATTRIBUTE] = outer
-
-    def __exit__(self, *exc_info: Any) -> bool | None:
-        return self.stack.__exit__(*exc_info)
 
     def begin(self) -> None:
         """Run the rest of the save in one transaction (or mark the caller's for rollback if it fails)."""
@@ -313,20 +327,16 @@ class OneStatementSave:
             return execute(sql, params, many, context)
         changes = changes_of(self.instance, olds, inserted)
         entry = save_entry(spec, self.instance, pending, changes, inserted)
-        encoded = writer.encode_entries([entry])[0]  # an EncodingError stops the save before anything is written
-        rows = writer.Rows(self.using, [entry], writer.existing_revision_id(self.using))
-        result = execute(*writer.one_statement(self.using, entry, encoded, rows, change), many, context)
-        cursor = context["cursor"]
-        if cursor.rowcount < 1:
+        result, wrote = writer.write_with_change(
+            self.using, entry, change, lambda sql, params: execute(sql, params, many, context), context["cursor"]
+        )
+        if wrote:
+            pending.recorded = changes
+            self.committed = not self.connection.in_atomic_block
+        else:
             # No row to update: nothing was written. Whatever Django does next (insert the row, or raise)
             # runs in one transaction, and record_save records it.
             self.begin()
-            return result
-        pending.recorded = changes
-        self.committed = not self.connection.in_atomic_block
-        if rows.rev is None:
-            writer.adopt_revision(self.using, cursor.fetchone()[-1])
-            cursor.scroll(0, mode="absolute")  # Django reads the returned row (or the row count) next
         return result
 
     def change(self, spec: TrackingSpec, sql: str, params: Any, inserted: bool) -> writer.Change | None:
@@ -351,7 +361,7 @@ def delete_scope(instance: models.Model, using: str) -> AbstractContextManager[A
     return nullcontext()
 
 
-class OneStatementDelete:
+class OneStatementDelete(OneStatement):
     """``instance.delete()`` on PostgreSQL, whose deltas ride in Django's DELETE of its row.
 
     Django runs a deletion in a transaction of its own once receivers listen;
@@ -362,23 +372,12 @@ class OneStatementDelete:
     """
 
     def __init__(self, instance: models.Model, using: str):
-        self.instance = instance
-        self.using = using
-        self.connection = connections[using]
+        super().__init__(instance, using)
         qn = self.connection.ops.quote_name
         pk = instance._meta.pk
         assert pk is not None
         table = qn(instance._meta.db_table)
         self.sql = f"DELETE FROM {table} WHERE {table}.{qn(writer.column_of(pk))} IN (%s)"
-        self.seen = False
-        self.stack = ExitStack()
-
-    def __enter__(self) -> OneStatementDelete:
-        self.stack.enter_context(self.connection.execute_wrapper(self))
-        return self
-
-    def __exit__(self, *exc_info: Any) -> bool | None:
-        return self.stack.__exit__(*exc_info)
 
     def __call__(self, execute: Any, sql: str, params: Any, many: bool, context: dict[str, Any]) -> Any:
         if self.seen or many or sql != self.sql or tuple(params) != (self.instance.pk,):
@@ -392,16 +391,15 @@ class OneStatementDelete:
             or [entry.pk for entry in plan.entries] != [self.instance.pk]
         ):
             return execute(sql, params, many, context)
-        entry = plan.entries[0]
-        encoded = writer.encode_entries([entry])[0]
-        rows = writer.Rows(self.using, [entry], writer.existing_revision_id(self.using))
-        change = writer.Change(sql, list(params))
-        result = execute(*writer.one_statement(self.using, entry, encoded, rows, change), many, context)
-        cursor = context["cursor"]
-        if cursor.rowcount > 0:  # else the row was gone already: record_delete records the delete, as before
+        result, wrote = writer.write_with_change(
+            self.using,
+            plan.entries[0],
+            writer.Change(sql, list(params)),
+            lambda sql, params: execute(sql, params, many, context),
+            context["cursor"],
+        )
+        if wrote:  # else the row was gone already: record_delete records the delete, as before
             plan.entries = []
-            if rows.rev is None:
-                writer.adopt_revision(self.using, cursor.fetchone()[-1])
         return result
 
 

@@ -141,7 +141,7 @@ class TableWriter:
         self.bulk_returning = features.can_return_rows_from_bulk_insert
         # SQLite and PostgreSQL cap the parameters of one statement. Django assumes SQLite's
         # old cap of 999 (83 attribute rows per INSERT); the library in use knows its own.
-        if connection.vendor == "sqlite":
+        if self.sqlite:
             connection.ensure_connection()
             max_params = connection.connection.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
         else:
@@ -230,19 +230,18 @@ class TableWriter:
                 cursor.execute(f"{self.into}{sql} RETURNING {self.quoted_pk}", params)
                 return [row[0] for row in cursor.fetchall()]
         rows = self._complete(rows)
-        qn = connection.ops.quote_name
         ids: list[Any] = []
         with connection.cursor() as cursor:
             if len(rows) > 1 and self.bulk_returning:
                 for start in range(0, len(rows), self.batch_rows):
                     batch = rows[start : start + self.batch_rows]
                     sql = self.prefix + ", ".join([self.row_sql] * len(batch))
-                    cursor.execute(f"{sql} RETURNING {qn(self.pk_column)}", [v for row in batch for v in row])
+                    cursor.execute(f"{sql} RETURNING {self.quoted_pk}", [v for row in batch for v in row])
                     ids.extend(row[0] for row in cursor.fetchall())
                 return ids
             for row in rows:
                 if self.returning:
-                    cursor.execute(f"{self.prefix}{self.row_sql} RETURNING {qn(self.pk_column)}", row)
+                    cursor.execute(f"{self.prefix}{self.row_sql} RETURNING {self.quoted_pk}", row)
                     ids.append(cursor.fetchone()[0])
                 else:
                     cursor.execute(self.prefix + self.row_sql, row)
@@ -307,7 +306,7 @@ def one_statement(
         outputs.append(f"{CHANGE}.*")
     given: dict[int, str] = {}
     if rows.rev is None:
-        sql, values = revision.select([revision_row(using)], {}, ", ".join(sources))
+        sql, values = revision.select([rows.revision_row()], {}, ", ".join(sources))
         ctes.append(f"revy_r AS ({revision.into}{sql} RETURNING {revision.quoted_pk})")
         params += values
         sources.append("revy_r")
@@ -443,13 +442,6 @@ class PendingRevision:
         return any(entry[1] == self.commit for entry in connections[using].run_on_commit)
 
 
-def new_revision_id(using: str) -> Any:
-    """Create the current scope's revision, at its first delta, and return its pk."""
-    pk = writers_for(using).revision.insert_returning_ids([revision_row(using)])[0]
-    adopt_revision(using, pk)
-    return pk
-
-
 def existing_revision_id(using: str) -> Any:
     """The revision of the current scope, or None while the scope has none yet."""
     shared = Context.outermost_data()
@@ -484,10 +476,6 @@ def explicit_revision_id(revision: models.Model, using: str, shared: dict[str, A
     return revision.pk
 
 
-def revision_row(using: str) -> tuple[Any, ...]:
-    return (Context.get_revision_description(), connections[using].ops.adapt_datetimefield_value(timezone.now()))
-
-
 def adopt_revision(using: str, pk: Any) -> None:
     """Make the revision ``pk``, just created, the current scope's."""
     shared = Context.outermost_data()
@@ -505,6 +493,10 @@ class Rows:
         self.now = connections[using].ops.adapt_datetimefield_value(timezone.now())
         self.content_types = {model: content_type_id(model, using) for model in {entry.model for entry in entries}}
         self.actors: dict[int, tuple[int | None, str | None]] = {}
+
+    def revision_row(self) -> tuple[Any, ...]:
+        """The row of the scope's revision, created at its first delta."""
+        return (Context.get_revision_description(), self.now)
 
     def actor(self, actor: Any) -> tuple[int | None, str | None]:
         key = self.actors.get(id(actor))
@@ -557,6 +549,26 @@ def encode_entries(entries: list[ObjectEntry]) -> list[list[tuple[AttributeEntry
     ]
 
 
+def write_with_change(
+    using: str, entry: ObjectEntry, change: Change, execute: Callable[[str, list[Any]], Any], cursor: Any
+) -> tuple[Any, bool]:
+    """Run Django's ``change`` through ``execute`` with ``entry``'s deltas in the same statement.
+
+    ``execute(sql, params)`` runs the statement on ``cursor``, where Django
+    reads its rows (or row count) next. Returns what ``execute`` returned and
+    whether the change wrote a row, and with it the deltas; nothing is written
+    if an entry's value cannot be encoded.
+    """
+    encoded = encode_entries([entry])[0]
+    rows = Rows(using, [entry], existing_revision_id(using))
+    result = execute(*one_statement(using, entry, encoded, rows, change))
+    wrote = cursor.rowcount > 0
+    if wrote and rows.rev is None:
+        adopt_revision(using, cursor.fetchone()[-1])
+        cursor.scroll(0, mode="absolute")  # Django reads the change's returned row next
+    return result, wrote
+
+
 def write(using: str, entries: list[ObjectEntry]) -> None:
     """Write ``entries`` and their attributes in the current scope's revision."""
     if not entries:
@@ -574,7 +586,8 @@ def write(using: str, entries: list[ObjectEntry]) -> None:
                 adopt_revision(using, cursor.fetchone()[-1])
         return
     if rows.rev is None:
-        rows.rev = new_revision_id(using)
+        rows.rev = writers.revision.insert_returning_ids([rows.revision_row()])[0]
+        adopt_revision(using, rows.rev)
     ids = writers.object_delta.insert_returning_ids([rows.object_row(entry) for entry in entries])
     attribute_rows = [
         row
