@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.apps import apps
-from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import DEFAULT_DB_ALIAS, IntegrityError, models, transaction
 from django.db.models import Max
@@ -26,6 +25,7 @@ from revy.context import Context, storage
 from revy.contrib.django import conf
 from revy.contrib.django.actions import CREATE as ACTION_CREATE
 from revy.contrib.django.actions import DELETE as ACTION_DELETE
+from revy.contrib.django.content_types import model_of
 from revy.contrib.django.managers import ObjectDeltaQuerySet
 from revy.contrib.django.snapshot import ObjectSnapshot, build_instance, from_stored, snapshot_of
 from revy.contrib.django.tracking import spec_for
@@ -165,7 +165,7 @@ def load_actors(keys: Iterable[tuple[int | None, str | None]], using: str | None
             ids_by_type.setdefault(type_id, set()).add(actor_id)  # type: ignore[arg-type]
     actors: list[Any] = [None] if system else []
     for type_id, ids in ids_by_type.items():
-        model = ContentType.objects.db_manager(using).get_for_id(type_id).model_class()
+        model = model_of(type_id, using)
         if model is None:
             continue
         pk = model._meta.pk
@@ -252,7 +252,7 @@ def _planned_writes(
         if change.first_action != ACTION_CREATE:
             by_type.setdefault(type_id, {})[content_id] = change
     for type_id, objects in by_type.items():
-        model = ContentType.objects.db_manager(using).get_for_id(type_id).model_class()
+        model = model_of(type_id, using)
         spec = spec_for(model) if model is not None else None
         if model is None or spec is None:
             continue

@@ -4,14 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib.contenttypes.models import ContentType
 from django.db import models
 
+from revy.contrib.django.content_types import content_type_of
 from revy.contrib.django.snapshot import SnapshotIterable
-
-
-def _content_type(model_or_obj: Any, using: str | None) -> ContentType:
-    return ContentType.objects.db_manager(using).get_for_model(model_or_obj)
 
 
 class DeltaQuerySet(models.QuerySet):
@@ -22,17 +18,17 @@ class DeltaQuerySet(models.QuerySet):
 
     def for_model(self, model: type[models.Model]) -> DeltaQuerySet:
         """Deltas of every object of ``model`` (a proxy counts as its concrete model)."""
-        return self.filter(content_type=_content_type(model, self.db))
+        return self.filter(content_type=content_type_of(model, self.db))
 
     def for_object(self, obj: models.Model) -> DeltaQuerySet:
         """Deltas of ``obj``, also after it was deleted (its pk is read from ``obj``)."""
-        return self.filter(content_type=_content_type(obj, self.db), content_id=str(obj.pk))
+        return self.filter(content_type=content_type_of(obj, self.db), content_id=str(obj.pk))
 
     def by_actor(self, actor: models.Model | None) -> DeltaQuerySet:
         """Deltas made by ``actor``; ``None`` selects the system's."""
         if actor is None:
             return self.filter(actor_content_type__isnull=True)
-        return self.filter(actor_content_type=_content_type(actor, self.db), actor_id=str(actor.pk))
+        return self.filter(actor_content_type=content_type_of(actor, self.db), actor_id=str(actor.pk))
 
 
 class ObjectDeltaQuerySet(DeltaQuerySet):
@@ -82,16 +78,16 @@ class RevisionQuerySet(models.QuerySet):
 
     def for_object(self, obj: models.Model) -> RevisionQuerySet:
         """Revisions that changed ``obj``."""
-        ct = _content_type(obj, self.db)
+        ct = content_type_of(obj, self.db)
         return self.filter(object_deltas__content_type=ct, object_deltas__content_id=str(obj.pk)).distinct()
 
     def for_model(self, model: type[models.Model]) -> RevisionQuerySet:
         """Revisions that changed an object of ``model``."""
-        return self.filter(object_deltas__content_type=_content_type(model, self.db)).distinct()
+        return self.filter(object_deltas__content_type=content_type_of(model, self.db)).distinct()
 
     def by_actor(self, actor: models.Model | None) -> RevisionQuerySet:
         """Revisions in which ``actor`` (``None``: the system) changed something."""
         if actor is None:
             return self.filter(attribute_deltas__actor_content_type__isnull=True).distinct()
-        ct = _content_type(actor, self.db)
+        ct = content_type_of(actor, self.db)
         return self.filter(attribute_deltas__actor_content_type=ct, attribute_deltas__actor_id=str(actor.pk)).distinct()

@@ -27,6 +27,7 @@ from django.utils import timezone
 
 from revy.contrib.django import conf
 from revy.contrib.django.actions import SET as ACTION_SET
+from revy.contrib.django.content_types import model_of
 from revy.contrib.django.tracking import TRACKER_NAME, spec_for
 
 
@@ -218,7 +219,7 @@ def attach_snapshots(deltas: list[models.Model], using: str) -> Iterable[models.
         delta.snapshot = None  # type: ignore[attr-defined]
         by_type.setdefault(delta.content_type_id, []).append(delta)  # type: ignore[attr-defined]
     for type_id, group in by_type.items():
-        model = ContentType.objects.db_manager(using).get_for_id(type_id).model_class()
+        model = model_of(type_id, using)
         if model is None or spec_for(model) is None:
             continue
         delta_model = type(group[0])

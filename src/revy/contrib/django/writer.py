@@ -15,12 +15,12 @@ from dataclasses import dataclass, field
 from functools import cache, cached_property
 from typing import Any
 
-from django.contrib.contenttypes.models import ContentType
 from django.db import connections, models, transaction
 from django.utils import timezone
 
 from revy.context import Context
 from revy.contrib.django import conf
+from revy.contrib.django.content_types import content_type_of
 from revy.contrib.django.encoding import RevyJSONEncoder
 from revy.errors import EncodingError, RevyError
 
@@ -403,16 +403,6 @@ def value_encoder() -> Callable[[ObjectEntry, AttributeEntry, Any], str | None]:
     return encode
 
 
-def content_type_id(model: type[models.Model], using: str) -> int:
-    return _content_types(using).get_for_model(model).pk
-
-
-@cache
-def _content_types(using: str) -> Any:
-    # db_manager() copies the manager on every call; the copies share one cache, so one per alias will do.
-    return ContentType.objects.db_manager(using)
-
-
 def actor_key(actor: Any, using: str) -> tuple[int | None, str | None]:
     """The (content type id, id text) stored for ``actor``; (None, None) is the system."""
     if actor is None:
@@ -420,7 +410,7 @@ def actor_key(actor: Any, using: str) -> tuple[int | None, str | None]:
     meta = getattr(actor, "_meta", None)
     if meta is None or actor.pk is None:
         raise RevyError(f"An actor must be a saved model instance or None, not {actor!r}.")
-    return content_type_id(meta.model, using), str(actor.pk)
+    return content_type_of(meta.model, using).pk, str(actor.pk)
 
 
 class PendingRevision:
@@ -491,7 +481,7 @@ class Rows:
         self.using = using
         self.rev = rev
         self.now = connections[using].ops.adapt_datetimefield_value(timezone.now())
-        self.content_types = {model: content_type_id(model, using) for model in {entry.model for entry in entries}}
+        self.content_types = {model: content_type_of(model, using).pk for model in {entry.model for entry in entries}}
         self.actors: dict[int, tuple[int | None, str | None]] = {}
 
     def revision_row(self) -> tuple[Any, ...]:

@@ -12,6 +12,7 @@ from revy.context import Context
 from revy.contrib.django import writer
 from revy.contrib.django.actions import CREATE as ACTION_CREATE
 from revy.contrib.django.actions import SET as ACTION_SET
+from revy.contrib.django.content_types import content_type_of
 from revy.contrib.django.models import get_object_delta_model
 from revy.contrib.django.tracking import spec_for, tracked_models
 from revy.contrib.django.writer import AttributeEntry, ObjectEntry
@@ -50,7 +51,7 @@ def record_baseline(model: type[models.Model], using: str, chunk_size: int) -> i
     """Write a baseline for the rows of ``model`` without delta, chunk by chunk; how many were written."""
     spec = spec_for(model)
     assert spec is not None
-    content_type_id = writer.content_type_id(spec.model, using)
+    content_type_id = content_type_of(spec.model, using).pk
     deltas = get_object_delta_model()._base_manager.using(using).filter(content_type_id=content_type_id)
     rows = spec.model._base_manager.using(using).only(*(f.attname for f in spec.fields)).order_by("pk")
     written = 0
