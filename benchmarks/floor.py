@@ -51,8 +51,15 @@ def sent_by(save: Any) -> list[Statement]:
     return [(sql, params) for sql, params in sent if not sql.upper().startswith(("BEGIN", "COMMIT"))]
 
 
-def replay(statements: list[Statement], in_transaction: bool, n: int) -> float:
-    """Median seconds of running ``statements`` (in one transaction, or each on its own)."""
+def replay(statements: list[Statement], in_transaction: bool, n: int, prepared: bool = False) -> float:
+    """Median seconds of running ``statements`` (in one transaction, or each on its own).
+
+    ``prepared`` (PostgreSQL): each statement is parsed and planned once, on a
+    server-binding cursor, and only executed afterwards. Django turns
+    prepared statements off by default (they break connection poolers), so
+    this is a best case no Django project gets unless it opts in. SQLite's
+    driver caches compiled statements by itself.
+    """
     raw = connection.connection
     times = []
     for _ in range(n):
@@ -65,11 +72,13 @@ def replay(statements: list[Statement], in_transaction: bool, n: int) -> float:
             if in_transaction:
                 raw.execute("COMMIT")
         else:
-            with raw.cursor() as cursor:
+            import psycopg  # only on PostgreSQL
+
+            with psycopg.Cursor(raw) if prepared else raw.cursor() as cursor:
                 if in_transaction:
                     cursor.execute("BEGIN")
                 for sql, params in statements:
-                    cursor.execute(sql, params)
+                    cursor.execute(sql, params, prepare=prepared or None)
                 if in_transaction:
                     cursor.execute("COMMIT")
         times.append(time.perf_counter() - start)
@@ -92,13 +101,24 @@ def measure(n: int, new_item: Callable[[type[Any], int], Any]) -> dict[str, Any]
     if connection.vendor == "sqlite":
         level, raw.isolation_level = raw.isolation_level, None  # the driver sends what it is given, nothing more
     try:
-        return {
+        floor = {
             "plain": replay(plain, False, n),
             "tracked": replay(tracked, in_transaction, n),
             "statements": len(tracked),
             "in_transaction": in_transaction,
             "n": n,
         }
+        if connection.vendor == "postgresql":
+            threshold, raw.prepare_threshold = raw.prepare_threshold, 0  # Django's None forbids preparing
+            try:
+                floor["prepared"] = {
+                    "plain": replay(plain, False, n, prepared=True),
+                    "tracked": replay(tracked, in_transaction, n, prepared=True),
+                }
+            finally:
+                raw.prepare_threshold = threshold
+                raw.execute("DEALLOCATE ALL")
+        return floor
     finally:
         if connection.vendor == "sqlite":
             raw.isolation_level = level
@@ -115,6 +135,10 @@ def main() -> None:
     statements = f"{floor['statements']} statement(s){transaction}"
     print(f"{connection.vendor}: with revy's deltas {tracked * 1e6:.0f} µs ({statements})")
     print(f"floor: {tracked / plain:.2f}\u00d7 (median of {floor['n']}, driver only)")
+    if "prepared" in floor:
+        best = floor["prepared"]
+        plain, tracked = best["plain"], best["tracked"]
+        print(f"prepared once: {plain * 1e6:.0f} µs and {tracked * 1e6:.0f} µs: {tracked / plain:.2f}\u00d7")
 
 
 if __name__ == "__main__":

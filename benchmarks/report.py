@@ -15,7 +15,11 @@ LIBRARIES = [
     "auditlog",
     "pghistory",
 ]
-DATABASE_TITLES = {"sqlite": "SQLite", "postgres": "PostgreSQL"}
+DATABASE_TITLES = {
+    "sqlite": "SQLite",
+    "postgres": "PostgreSQL",
+    "postgres-prepared": "PostgreSQL, revy's statements prepared (`REVY_PREPARED_STATEMENTS = True`)",
+}
 
 
 def duration(seconds: float) -> str:
@@ -76,13 +80,20 @@ def notes(results: dict[str, Any]) -> list[str]:
 def floor_note(floor: dict[str, Any]) -> list[str]:
     """What the database alone charges for a tracked create (``benchmarks.floor``)."""
     how = f"{floor['statements']} statements in one transaction" if floor["in_transaction"] else "one statement"
-    return [
+    lines = [
         f"Floor: the SQL of a plain create, replayed through the driver alone (no Django, no revy), takes "
         f"{duration(floor['plain'])}; the SQL of revy's tracked create ({how}) takes {duration(floor['tracked'])}: "
         f"**{floor['tracked'] / floor['plain']:.2f}\u00d7**, medians of {floor['n']}. No library that writes "
         "the same rows in the change's transaction goes below it here.",
-        "",
     ]
+    prepared = floor.get("prepared")
+    if prepared:
+        lines.append(
+            f"Both prepared once on the connection, so that the server only executes them: "
+            f"{duration(prepared['plain'])} and {duration(prepared['tracked'])}, "
+            f"**{prepared['tracked'] / prepared['plain']:.2f}\u00d7**."
+        )
+    return [*lines, ""]
 
 
 def render(results: dict[str, Any], skipped: dict[str, str], machine: dict[str, Any], sizes: Any, command: str) -> str:

@@ -9,6 +9,10 @@ hits them all alike. The parent process writes the Markdown table.
     python -m benchmarks.run --quick         # smaller batches, fewer rounds
     python -m benchmarks.run --db sqlite     # one database only
 
+PostgreSQL is measured twice: as Django and revy come (each statement
+parsed and planned by the server every time), and with revy's
+``REVY_PREPARED_STATEMENTS`` on (``--db postgres-prepared``).
+
 PostgreSQL is reached at REVY_PG_HOST:REVY_PG_PORT (127.0.0.1:5432) as
 REVY_PG_USER (postgres); the benchmark creates and drops its own database
 ``test_<REVY_BENCH_DB_NAME>`` (``test_revy_bench``).
@@ -47,6 +51,7 @@ class Sizes:
 
 
 FULL = Sizes(rounds=5, rows=100, parents=8, bulk=10_000, bulk_rounds=2, reads=30, floor=500)
+DATABASES = ["sqlite", "postgres", "postgres-prepared"]
 QUICK = Sizes(rounds=3, rows=40, parents=3, bulk=1_000, bulk_rounds=2, reads=10, floor=200)
 
 
@@ -74,7 +79,13 @@ def measure(db: str, sizes: Sizes) -> dict[str, Any]:
     """Run the suite on ``db`` in a child process and return its results."""
     with tempfile.TemporaryDirectory() as directory:
         output = Path(directory) / "results.json"
-        env = {**os.environ, "REVY_BENCH_DB": db, "DJANGO_SETTINGS_MODULE": "benchmarks.settings"}
+        database, _, prepared = db.partition("-")
+        env = {
+            **os.environ,
+            "REVY_BENCH_DB": database,
+            "REVY_BENCH_PREPARED": "1" if prepared else "0",
+            "DJANGO_SETTINGS_MODULE": "benchmarks.settings",
+        }
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
         subprocess.run(
             [sys.executable, "-m", "benchmarks.suite", json.dumps(sizes.__dict__), str(output)],
@@ -105,17 +116,17 @@ def version(package: str) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", default=bool(os.environ.get("REVY_BENCH_QUICK")))
-    parser.add_argument("--db", choices=["all", "sqlite", "postgres"], default="all")
+    parser.add_argument("--db", choices=["all", *DATABASES], default="all")
     parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT)
     args = parser.parse_args(argv)
     sizes = QUICK if args.quick else FULL
 
     load_before = os.getloadavg()[0]
-    databases = ["sqlite", "postgres"] if args.db == "all" else [args.db]
+    databases = DATABASES if args.db == "all" else [args.db]
     results: dict[str, Any] = {}
     skipped: dict[str, str] = {}
     for db in databases:
-        if db == "postgres":
+        if db.startswith("postgres"):
             reason = postgres_reachable()
             if reason is not None:
                 print(f"Skipping PostgreSQL: {reason}.", file=sys.stderr)

@@ -55,3 +55,6 @@ elif DB == "postgres":
     PGTRIGGER_INSTALL_ON_MIGRATE = True
 else:
     raise RuntimeError(f"REVY_BENCH_DB must be sqlite or postgres, not {DB!r}")
+
+# REVY_BENCH_PREPARED=1: revy's PostgreSQL statements prepared once per connection (there is no pooler here).
+REVY_PREPARED_STATEMENTS = os.environ.get("REVY_BENCH_PREPARED") == "1"

@@ -62,3 +62,6 @@ if DB == "sqlite":
     }
 else:
     DATABASES["other"] = {**DATABASES["default"], "NAME": f"{NAME}_other"}
+
+# REVY_TEST_PREPARED=1 runs the suite with revy's PostgreSQL statements prepared once per connection.
+REVY_PREPARED_STATEMENTS = os.environ.get("REVY_TEST_PREPARED") == "1"

@@ -20,6 +20,7 @@ from django.core.serializers import deserialize
 from django.db import connection, models, transaction
 from django.db.models import F, Value
 from django.db.models.functions import Now, Upper
+from django.test import override_settings
 from django.test.utils import CaptureQueriesContext
 
 from revy import Context
@@ -699,6 +700,7 @@ def test_steady_state_write_costs_two_inserts_and_no_savepoint_in_a_transaction(
 
 
 @pytest.mark.django_db(transaction=True)
+@override_settings(REVY_PREPARED_STATEMENTS=False)  # tests/test_prepared_statements.py: the statement's other form
 def test_steady_state_write_costs_two_inserts_in_autocommit() -> None:
     ContentType.objects.get_for_model(Record)
     with Context.via_actor(None):
@@ -853,4 +855,3 @@ def test_deleting_a_parent_whose_missing_child_was_looked_up_records_it() -> Non
         assert not hasattr(place, "restaurant")  # caches "no child"
         place.delete()
     assert ObjectDelta.objects.filter(action=ObjectDelta.ACTION_DELETE).count() == 1
-

@@ -23,7 +23,9 @@ def delta_statements(captured: CaptureQueriesContext) -> list[str]:
     return [
         q["sql"]
         for q in captured.captured_queries
-        if not q["sql"].upper().startswith(TRANSACTION_CONTROL) and any(t in q["sql"] for t in REVY_TABLES)
+        if not q["sql"].upper().startswith(TRANSACTION_CONTROL)
+        # With REVY_PREPARED_STATEMENTS the statement runs as EXECUTE of one revy prepared.
+        and (any(t in q["sql"] for t in REVY_TABLES) or q["sql"].startswith("EXECUTE revy_"))
     ]
 
 

@@ -12,7 +12,7 @@ from revy.contrib.django import conf
 
 @checks.register()
 def check_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
-    """revy.E001 to E004: contenttypes installed, swapped models usable, encoder importable."""
+    """revy.E001 to E005: contenttypes installed, swapped models usable, encoder importable, flags boolean."""
     errors: list[checks.CheckMessage] = []
     if not apps.is_installed("django.contrib.contenttypes"):
         errors.append(
@@ -45,4 +45,10 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckM
         conf.json_encoder()
     except ImportError as error:
         errors.append(checks.Error(f"REVY_JSON_ENCODER cannot be imported: {error}", id="revy.E004"))
+    if not isinstance(conf.prepared_statements(), bool):
+        errors.append(
+            checks.Error(
+                f"REVY_PREPARED_STATEMENTS must be True or False, not {conf.prepared_statements()!r}.", id="revy.E005"
+            )
+        )
     return errors

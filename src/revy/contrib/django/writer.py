@@ -8,8 +8,12 @@ value the encoder cannot store raises ``revy.EncodingError`` naming the field.
 
 from __future__ import annotations
 
+import hashlib
+import itertools
 import json
+import re
 import sqlite3
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache, cached_property
@@ -539,6 +543,36 @@ def encode_entries(entries: list[ObjectEntry]) -> list[list[tuple[AttributeEntry
     ]
 
 
+# Statements PREPAREd on each driver connection (REVY_PREPARED_STATEMENTS), by name; they last
+# as long as the server session, whatever becomes of the transaction that prepared them.
+_prepared: weakref.WeakKeyDictionary[Any, set[str]] = weakref.WeakKeyDictionary()
+MAX_PREPARED = 500  # per connection: one per model, action and shape of its deltas in practice
+PLACEHOLDER = re.compile("%([s%])")
+
+
+def prepared(using: str, sql: str, params: list[Any], execute: Callable[[str, Any], Any]) -> tuple[str, list[Any]]:
+    """``(sql, params)`` to run instead: the ``EXECUTE`` of ``sql`` prepared once per connection, if allowed.
+
+    With ``REVY_PREPARED_STATEMENTS`` on, on PostgreSQL with Django's
+    client-side parameter binding, the first use on a connection runs
+    ``PREPARE`` through ``execute(sql, None)``; the server then neither parses
+    nor plans the statement again. Otherwise ``sql`` is returned as it is.
+    """
+    connection = connections[using]
+    if not conf.prepared_statements() or connection.settings_dict["OPTIONS"].get("server_side_binding"):
+        return sql, params
+    names = _prepared.setdefault(connection.connection, set())
+    name = "revy_" + hashlib.blake2b(sql.encode(), digest_size=10).hexdigest()
+    if name not in names:
+        if len(names) >= MAX_PREPARED or PLACEHOLDER.findall(sql).count("s") != len(params):
+            return sql, params
+        number = itertools.count(1)
+        numbered = PLACEHOLDER.sub(lambda m: f"${next(number)}" if m[1] == "s" else "%", sql)
+        execute(f"PREPARE {name} AS {numbered}", None)
+        names.add(name)
+    return f"EXECUTE {name}({', '.join(['%s'] * len(params))})", params
+
+
 def write_with_change(
     using: str, entry: ObjectEntry, change: Change, execute: Callable[[str, list[Any]], Any], cursor: Any
 ) -> tuple[Any, bool]:
@@ -551,7 +585,7 @@ def write_with_change(
     """
     encoded = encode_entries([entry])[0]
     rows = Rows(using, [entry], existing_revision_id(using))
-    result = execute(*one_statement(using, entry, encoded, rows, change))
+    result = execute(*prepared(using, *one_statement(using, entry, encoded, rows, change), execute))
     wrote = cursor.rowcount > 0
     if wrote and rows.rev is None:
         adopt_revision(using, cursor.fetchone()[-1])
@@ -569,9 +603,8 @@ def write(using: str, entries: list[ObjectEntry]) -> None:
     rows = Rows(using, entries, existing_revision_id(using))
     if len(entries) == 1 and encoded[0] and writers.in_one_statement:
         # One save or delete, the hot path: a single round trip writes it all.
-        sql, params = one_statement(using, entries[0], encoded[0], rows)
         with connections[using].cursor() as cursor:
-            cursor.execute(sql, params)
+            cursor.execute(*prepared(using, *one_statement(using, entries[0], encoded[0], rows), cursor.execute))
             if rows.rev is None:
                 adopt_revision(using, cursor.fetchone()[-1])
         return
