@@ -24,10 +24,12 @@ import django
 django.setup()  # does nothing more when benchmarks.suite has set Django up
 
 from django.db import connection  # noqa: E402
+from django.test import override_settings  # noqa: E402
 from django.test.utils import CaptureQueriesContext  # noqa: E402
 
 from benchmarks.benchapp import models as bench  # noqa: E402
 from revy import Context  # noqa: E402
+from revy.contrib.django import writer  # noqa: E402
 
 Statement = tuple[str, Any]
 
@@ -91,7 +93,8 @@ def measure(n: int, new_item: Callable[[type[Any], int], Any]) -> dict[str, Any]
     ``new_item(model, i)`` makes the unsaved row to create (``suite.new_item``).
     """
     connection.ensure_connection()
-    with Context():
+    # The statement itself, as Django sends it; prepared once, it is measured below.
+    with Context(), override_settings(REVY_PREPARED_STATEMENTS=False):
         new_item(bench.RevyItem, 0).save()  # the revision, content types
         tracked = sent_by(new_item(bench.RevyItem, 1).save)
     plain = sent_by(new_item(bench.PlainItem, 1).save)
@@ -118,6 +121,7 @@ def measure(n: int, new_item: Callable[[type[Any], int], Any]) -> dict[str, Any]
             finally:
                 raw.prepare_threshold = threshold
                 raw.execute("DEALLOCATE ALL")
+                writer._prepared.pop(raw, None)  # revy's too: it prepares them again
         return floor
     finally:
         if connection.vendor == "sqlite":

@@ -15,6 +15,7 @@ from django.test import override_settings
 from django.test.utils import CaptureQueriesContext
 
 from revy import Context
+from revy.contrib.django import writer
 from revy.contrib.django.checks import check_settings
 from revy.contrib.django.models import AttributeDelta, ObjectDelta
 from tests.test_encoding import CASES
@@ -138,3 +139,18 @@ def test_a_setting_that_is_not_a_boolean_is_reported() -> None:
     (error,) = check_settings()
     assert error.id == "revy.E005"
     assert "REVY_PREPARED_STATEMENTS must be True or False, not 'yes'" in error.msg
+
+
+@postgresql_only
+def test_a_session_met_again_through_a_new_wrapper_is_not_prepared_twice() -> None:
+    with Context():
+        Author.objects.create(name="warm")
+        Author.objects.create(name="ann")
+        # A pool that hands Django a new wrapper of the same server session at every checkout.
+        writer._prepared.clear()
+        with CaptureQueriesContext(connection) as captured:
+            Author.objects.create(name="bea")
+
+    (create,) = executed(captured)
+    assert create.removeprefix("EXECUTE ") in prepared_names()
+    assert AttributeDelta.objects.filter(field_name="name", new_value="bea").exists()

@@ -546,7 +546,7 @@ def encode_entries(entries: list[ObjectEntry]) -> list[list[tuple[AttributeEntry
 # Statements PREPAREd on each driver connection (REVY_PREPARED_STATEMENTS), by name; they last
 # as long as the server session, whatever becomes of the transaction that prepared them.
 _prepared: weakref.WeakKeyDictionary[Any, set[str]] = weakref.WeakKeyDictionary()
-MAX_PREPARED = 500  # per connection: one per model, action and shape of its deltas in practice
+MAX_PREPARED = 100  # per connection, each some 65 kB of server memory; later shapes run unprepared
 PLACEHOLDER = re.compile("%([s%])")
 
 
@@ -561,7 +561,13 @@ def prepared(using: str, sql: str, params: list[Any], execute: Callable[[str, An
     connection = connections[using]
     if not conf.prepared_statements() or connection.settings_dict["OPTIONS"].get("server_side_binding"):
         return sql, params
-    names = _prepared.setdefault(connection.connection, set())
+    # The driver's connection, also under a pool's wrapper, which may be new at every checkout.
+    raw = getattr(connection.connection, "driver_connection", connection.connection)
+    names = _prepared.get(raw)
+    if names is None:
+        # A pooled session may hold statements prepared through an earlier wrapper.
+        seen = raw.execute("SELECT name FROM pg_prepared_statements WHERE name LIKE 'revy\\_%'").fetchall()
+        names = _prepared[raw] = {name for (name,) in seen}
     name = "revy_" + hashlib.blake2b(sql.encode(), digest_size=10).hexdigest()
     if name not in names:
         if len(names) >= MAX_PREPARED or PLACEHOLDER.findall(sql).count("s") != len(params):
@@ -604,7 +610,8 @@ def write(using: str, entries: list[ObjectEntry]) -> None:
     if len(entries) == 1 and encoded[0] and writers.in_one_statement:
         # One save or delete, the hot path: a single round trip writes it all.
         with connections[using].cursor() as cursor:
-            cursor.execute(*prepared(using, *one_statement(using, entries[0], encoded[0], rows), cursor.execute))
+            # PREPARE on the driver's cursor: a one-off per connection, kept out of Django's query log.
+            cursor.execute(*prepared(using, *one_statement(using, entries[0], encoded[0], rows), cursor.cursor.execute))
             if rows.rev is None:
                 adopt_revision(using, cursor.fetchone()[-1])
         return
