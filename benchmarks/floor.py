@@ -29,7 +29,6 @@ from django.test.utils import CaptureQueriesContext  # noqa: E402
 
 from benchmarks.benchapp import models as bench  # noqa: E402
 from revy import Context  # noqa: E402
-from revy.contrib.django import writer  # noqa: E402
 
 Statement = tuple[str, Any]
 
@@ -119,9 +118,7 @@ def measure(n: int, new_item: Callable[[type[Any], int], Any]) -> dict[str, Any]
                     "tracked": replay(tracked, in_transaction, n, prepared=True),
                 }
             finally:
-                raw.prepare_threshold = threshold
-                raw.execute("DEALLOCATE ALL")
-                writer._prepared.pop(raw, None)  # revy's too: it prepares them again
+                raw.prepare_threshold = threshold  # psycopg's statements stay with it, unused
         return floor
     finally:
         if connection.vendor == "sqlite":

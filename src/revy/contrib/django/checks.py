@@ -45,10 +45,8 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckM
         conf.json_encoder()
     except ImportError as error:
         errors.append(checks.Error(f"REVY_JSON_ENCODER cannot be imported: {error}", id="revy.E004"))
-    if not isinstance(conf.prepared_statements(), bool):
-        errors.append(
-            checks.Error(
-                f"REVY_PREPARED_STATEMENTS must be True or False, not {conf.prepared_statements()!r}.", id="revy.E005"
-            )
-        )
+    prepared = conf.prepared_statements()
+    if not isinstance(prepared, bool):
+        message = f"REVY_PREPARED_STATEMENTS must be True or False, not {prepared!r}."
+        errors.append(checks.Error(message, id="revy.E005"))
     return errors

@@ -558,22 +558,27 @@ def prepared(using: str, sql: str, params: list[Any], execute: Callable[[str, An
     ``PREPARE`` through ``execute(sql, None)``; the server then neither parses
     nor plans the statement again. Otherwise ``sql`` is returned as it is.
     """
+    if not conf.prepared_statements():  # first: this runs at every PostgreSQL write
+        return sql, params
     connection = connections[using]
-    if not conf.prepared_statements() or connection.settings_dict["OPTIONS"].get("server_side_binding"):
+    if connection.settings_dict["OPTIONS"].get("server_side_binding"):
         return sql, params
     # The driver's connection, also under a pool's wrapper, which may be new at every checkout.
     raw = getattr(connection.connection, "driver_connection", connection.connection)
     names = _prepared.get(raw)
     if names is None:
         # A pooled session may hold statements prepared through an earlier wrapper.
-        seen = raw.execute("SELECT name FROM pg_prepared_statements WHERE name LIKE 'revy\\_%'").fetchall()
-        names = _prepared[raw] = {name for (name,) in seen}
+        with raw.cursor() as cursor:  # psycopg 2 or 3
+            cursor.execute("SELECT name FROM pg_prepared_statements WHERE name LIKE 'revy\\_%'")
+            names = _prepared[raw] = {name for (name,) in cursor.fetchall()}
     name = "revy_" + hashlib.blake2b(sql.encode(), digest_size=10).hexdigest()
     if name not in names:
-        if len(names) >= MAX_PREPARED or PLACEHOLDER.findall(sql).count("s") != len(params):
+        if len(names) >= MAX_PREPARED:
             return sql, params
         number = itertools.count(1)
         numbered = PLACEHOLDER.sub(lambda m: f"${next(number)}" if m[1] == "s" else "%", sql)
+        if next(number) != len(params) + 1:  # placeholders the driver would not see as ours
+            return sql, params
         execute(f"PREPARE {name} AS {numbered}", None)
         names.add(name)
     return f"EXECUTE {name}({', '.join(['%s'] * len(params))})", params
