@@ -1,4 +1,4 @@
-"""What the database alone charges for a tracked create: ``python -m benchmarks.floor``.
+"""What the database and Django alone charge for tracking: ``python -m benchmarks.floor``.
 
 On the database of ``benchmarks.settings`` (REVY_BENCH_DB), records the SQL
 that Django sends for one untracked create and for one tracked create (revy,
@@ -6,7 +6,15 @@ steady state), then replays both N times (REVY_FLOOR_N, default 300) straight
 through the driver, with no Django and no Python of revy's in the way. The
 ratio of the two medians is the least any library can reach while writing
 the rows the contract asks for (an object delta and one attribute delta per
-field, indexed for history) in the same transaction as the change.
+field, indexed for history) in the same transaction as the change. It is
+measured again with every secondary index of revy's tables dropped: the
+least for those rows alone, found by nothing.
+
+For the cascade, it times plain Django deleting a parent with 100 children
+with and without a receiver that does nothing on the children's
+``pre_delete`` and ``post_delete``. Once anything listens, Django loads every
+child and sends it both signals instead of deleting them in one statement:
+what any signal-driven tracker pays before it records a single row.
 """
 
 from __future__ import annotations
@@ -14,6 +22,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from statistics import median
 from typing import Any
 
@@ -24,11 +33,13 @@ import django
 django.setup()  # does nothing more when benchmarks.suite has set Django up
 
 from django.db import connection  # noqa: E402
+from django.db.models.signals import post_delete, pre_delete  # noqa: E402
 from django.test import override_settings  # noqa: E402
 from django.test.utils import CaptureQueriesContext  # noqa: E402
 
 from benchmarks.benchapp import models as bench  # noqa: E402
 from revy import Context  # noqa: E402
+from revy.contrib.django.models import get_attribute_delta_model, get_object_delta_model  # noqa: E402
 
 Statement = tuple[str, Any]
 
@@ -52,8 +63,11 @@ def sent_by(save: Any) -> list[Statement]:
     return [(sql, params) for sql, params in sent if not sql.upper().startswith(("BEGIN", "COMMIT"))]
 
 
-def replay(statements: list[Statement], in_transaction: bool, n: int, prepared: bool = False) -> float:
-    """Median seconds of running ``statements`` (in one transaction, or each on its own).
+def replay(variants: list[list[Statement]], in_transaction: bool, n: int, prepared: bool = False) -> float:
+    """Median seconds of running each list of ``variants`` in turn (in one transaction, or each on its own).
+
+    An update replays two variants that set different values: SQLite writes
+    nothing for an UPDATE that leaves a row as it is.
 
     ``prepared`` (PostgreSQL): each statement is parsed and planned once, on a
     server-binding cursor, and only executed afterwards. Django turns
@@ -63,7 +77,8 @@ def replay(statements: list[Statement], in_transaction: bool, n: int, prepared: 
     """
     raw = connection.connection
     times = []
-    for _ in range(n):
+    for i in range(n):
+        statements = variants[i % len(variants)]
         start = time.perf_counter()
         if connection.vendor == "sqlite":
             if in_transaction:
@@ -86,60 +101,140 @@ def replay(statements: list[Statement], in_transaction: bool, n: int, prepared: 
     return median(times)
 
 
-def measure(n: int, new_item: Callable[[type[Any], int], Any]) -> dict[str, Any]:
-    """Median seconds of the untracked create's SQL and of the tracked create's, replayed ``n`` times.
+@dataclass
+class Captured:
+    """The statements of one operation, untracked and tracked, each in one or more variants."""
 
-    ``new_item(model, i)`` makes the unsaved row to create (``suite.new_item``).
-    """
-    connection.ensure_connection()
-    # The statement itself, as Django sends it; prepared once, it is measured below.
+    plain: list[list[Statement]]
+    tracked: list[list[Statement]]
+
+    @property
+    def in_transaction(self) -> bool:
+        # SQLite: revy writes in a transaction; PostgreSQL: one statement, its own commit.
+        return len(self.tracked[0]) > 1
+
+
+def capture(new_item: Callable[[type[Any], int], Any]) -> dict[str, Captured]:
+    """The SQL of a create and of an update of one field, untracked and tracked (revy, steady state)."""
+
+    def updates(model: type[Any]) -> list[list[Statement]]:
+        obj = new_item(model, 2)
+        obj.save()
+        variants = []
+        for _ in range(2):
+            obj.count += 1
+            variants.append(sent_by(obj.save))
+        return variants
+
+    # The statements themselves, as Django sends them; prepared once, they are measured below.
     with Context(), override_settings(REVY_PREPARED_STATEMENTS=False):
         new_item(bench.RevyItem, 0).save()  # the revision, content types
-        tracked = sent_by(new_item(bench.RevyItem, 1).save)
-    plain = sent_by(new_item(bench.PlainItem, 1).save)
-    # SQLite: revy writes in a transaction; PostgreSQL: one statement, its own commit.
-    in_transaction = len(tracked) > 1
+        tracked = {"create": [sent_by(new_item(bench.RevyItem, 1).save)], "update one field": updates(bench.RevyItem)}
+    plain = {"create": [sent_by(new_item(bench.PlainItem, 1).save)], "update one field": updates(bench.PlainItem)}
+    return {op: Captured(plain[op], tracked[op]) for op in tracked}
+
+
+def measure(n: int, new_item: Callable[[type[Any], int], Any]) -> dict[str, Any]:
+    """Median seconds of the untracked and of the tracked SQL of a create and an update, replayed ``n`` times.
+
+    ``new_item(model, i)`` makes the unsaved row to create (``suite.new_item``).
+    It drops the secondary indexes of revy's tables at the end: call it last,
+    on a throwaway database.
+    """
+    connection.ensure_connection()
+    captured = capture(new_item)
     raw = connection.connection
+
+    def replays() -> dict[str, Any]:
+        times = {}
+        for op, sql in captured.items():
+            times[op] = {"plain": replay(sql.plain, False, n), "tracked": replay(sql.tracked, sql.in_transaction, n)}
+            if connection.vendor == "postgresql":
+                threshold, raw.prepare_threshold = raw.prepare_threshold, 0  # Django's None forbids preparing
+                try:
+                    times[op]["prepared"] = {
+                        "plain": replay(sql.plain, False, n, prepared=True),
+                        "tracked": replay(sql.tracked, sql.in_transaction, n, prepared=True),
+                    }
+                finally:
+                    raw.prepare_threshold = threshold  # psycopg's statements stay with it, unused
+        return times
+
     if connection.vendor == "sqlite":
         level, raw.isolation_level = raw.isolation_level, None  # the driver sends what it is given, nothing more
     try:
-        floor = {
-            "plain": replay(plain, False, n),
-            "tracked": replay(tracked, in_transaction, n),
-            "statements": len(tracked),
-            "in_transaction": in_transaction,
-            "n": n,
-        }
-        if connection.vendor == "postgresql":
-            threshold, raw.prepare_threshold = raw.prepare_threshold, 0  # Django's None forbids preparing
-            try:
-                floor["prepared"] = {
-                    "plain": replay(plain, False, n, prepared=True),
-                    "tracked": replay(tracked, in_transaction, n, prepared=True),
-                }
-            finally:
-                raw.prepare_threshold = threshold  # psycopg's statements stay with it, unused
+        create = captured["create"]
+        floor = {"n": n, "statements": len(create.tracked[0]), "in_transaction": create.in_transaction}
+        floor["indexed"] = replays()
+        floor["indexes"] = drop_delta_indexes()
+        floor["unindexed"] = replays()
         return floor
     finally:
         if connection.vendor == "sqlite":
             raw.isolation_level = level
 
 
-def main() -> None:
+def drop_delta_indexes() -> int:
+    """Drop every index of revy's delta tables but their primary keys; return how many there were."""
+    dropped = 0
+    with connection.cursor() as cursor:
+        for model in (get_object_delta_model(), get_attribute_delta_model()):
+            constraints = connection.introspection.get_constraints(cursor, model._meta.db_table)
+            for name, constraint in constraints.items():
+                if constraint["index"] and not constraint["primary_key"] and not constraint["unique"]:
+                    cursor.execute(f"DROP INDEX {connection.ops.quote_name(name)}")
+                    dropped += 1
+    return dropped
+
+
+def listening_cascade(n: int) -> dict[str, Any]:
+    """Median seconds of plain Django's cascade of a parent with 100 children, without and with a listener.
+
+    The listener does nothing; the parents take turns, one deleted with it and
+    the next without, so that drift of the machine hits both alike.
+    """
     from benchmarks import suite
 
+    def listener(**kwargs: Any) -> None:
+        pass
+
+    lib = suite.Library("plain", bench.PlainItem, bench.PlainParent, bench.PlainChild)
+    times: dict[str, list[float]] = {"plain": [], "listening": []}
+    for i, parent in enumerate(suite.fresh_parents(lib, 2 * n)):
+        listening = i % 2 == 1
+        if listening:
+            pre_delete.connect(listener, sender=bench.PlainChild)
+            post_delete.connect(listener, sender=bench.PlainChild)
+        try:
+            start = time.perf_counter()
+            parent.delete()
+            times["listening" if listening else "plain"].append(time.perf_counter() - start)
+        finally:
+            pre_delete.disconnect(listener, sender=bench.PlainChild)
+            post_delete.disconnect(listener, sender=bench.PlainChild)
+    return {
+        "plain": median(times["plain"]),
+        "listening": median(times["listening"]),
+        "n": n,
+        "children": suite.CHILDREN,
+    }
+
+
+def main() -> None:
+    from benchmarks import suite
+    from benchmarks.report import floor_table
+
+    n = int(os.environ.get("REVY_FLOOR_N", "300"))
     with suite.test_database():
-        floor = measure(int(os.environ.get("REVY_FLOOR_N", "300")), suite.new_item)
-    plain, tracked = floor["plain"], floor["tracked"]
-    print(f"{connection.vendor}: untracked create {plain * 1e6:.0f} µs (1 statement)")
-    transaction = " in one transaction" if floor["in_transaction"] else ""
-    statements = f"{floor['statements']} statement(s){transaction}"
-    print(f"{connection.vendor}: with revy's deltas {tracked * 1e6:.0f} µs ({statements})")
-    print(f"floor: {tracked / plain:.2f}\u00d7 (median of {floor['n']}, driver only)")
-    if "prepared" in floor:
-        best = floor["prepared"]
-        plain, tracked = best["plain"], best["tracked"]
-        print(f"prepared once: {plain * 1e6:.0f} µs and {tracked * 1e6:.0f} µs: {tracked / plain:.2f}\u00d7")
+        cascade = listening_cascade(max(n // 10, 5))
+        floor = measure(n, suite.new_item)
+    print(f"{connection.vendor}, driver only, tracked \u00f7 untracked (medians of {n}):")
+    print("\n".join(floor_table(floor)))
+    plain, listening = cascade["plain"], cascade["listening"]
+    print(
+        f"plain cascade of {cascade['children']} children: {plain * 1e6:.0f} µs; with a listener that does nothing "
+        f"{listening * 1e6:.0f} µs: {listening / plain:.2f}\u00d7 (medians of {cascade['n']})"
+    )
 
 
 if __name__ == "__main__":

@@ -487,7 +487,8 @@ def main() -> None:
         info = {
             "database": database_version(),
             "results": results,
-            "floor": floor.measure(sizes["floor"], new_item),
+            "cascade_floor": floor.listening_cascade(3 * sizes["parents"]),
+            "floor": floor.measure(sizes["floor"], new_item),  # last: it drops revy's indexes
             "time": timezone.now().isoformat(),
         }
     with open(sys.argv[2], "w") as output:
