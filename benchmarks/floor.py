@@ -1,14 +1,15 @@
 """What the database and Django alone charge for tracking: ``python -m benchmarks.floor``.
 
 On the database of ``benchmarks.settings`` (REVY_BENCH_DB), records the SQL
-that Django sends for one untracked create and for one tracked create (revy,
-steady state), then replays both N times (REVY_FLOOR_N, default 300) straight
-through the driver, with no Django and no Python of revy's in the way. The
-ratio of the two medians is the least any library can reach while writing
-the rows the contract asks for (an object delta and one attribute delta per
-field, indexed for history) in the same transaction as the change. It is
-measured again with every secondary index of revy's tables dropped: the
-least for those rows alone, found by nothing.
+that Django sends for a create and for an update of one field, untracked
+and tracked (revy, steady state), then replays each N times (REVY_FLOOR_N,
+default 300) straight through the driver, with no Django and no Python of
+revy's in the way. The ratio of the tracked and untracked medians is the
+least any library can reach while writing the rows the contract asks for
+(an object delta and one attribute delta per field, indexed for history) in
+the same transaction as the change. It is measured again with every
+secondary index of revy's tables dropped: the least for those rows alone,
+found by nothing.
 
 For the cascade, it times plain Django deleting a parent with 100 children
 with and without a receiver that does nothing on the children's
