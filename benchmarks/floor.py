@@ -64,11 +64,8 @@ def sent_by(save: Any) -> list[Statement]:
     return [(sql, params) for sql, params in sent if not sql.upper().startswith(("BEGIN", "COMMIT"))]
 
 
-def replay(variants: list[list[Statement]], in_transaction: bool, n: int, prepared: bool = False) -> float:
-    """Median seconds of running each list of ``variants`` in turn (in one transaction, or each on its own).
-
-    An update replays two variants that set different values: SQLite writes
-    nothing for an UPDATE that leaves a row as it is.
+def run(statements: list[Statement], in_transaction: bool, prepared: bool) -> float:
+    """Seconds of running ``statements`` once through the driver (in one transaction, or each on its own).
 
     ``prepared`` (PostgreSQL): each statement is parsed and planned once, on a
     server-binding cursor, and only executed afterwards. Django turns
@@ -77,29 +74,40 @@ def replay(variants: list[list[Statement]], in_transaction: bool, n: int, prepar
     driver caches compiled statements by itself.
     """
     raw = connection.connection
-    times = []
-    for i in range(n):
-        statements = variants[i % len(variants)]
-        start = time.perf_counter()
-        if connection.vendor == "sqlite":
-            if in_transaction:
-                raw.execute("BEGIN")
-            for sql, params in statements:
-                raw.execute(sql.replace("%s", "?"), params or ()).fetchall()
-            if in_transaction:
-                raw.execute("COMMIT")
-        else:
-            import psycopg  # only on PostgreSQL
+    start = time.perf_counter()
+    if connection.vendor == "sqlite":
+        if in_transaction:
+            raw.execute("BEGIN")
+        for sql, params in statements:
+            raw.execute(sql.replace("%s", "?"), params or ()).fetchall()
+        if in_transaction:
+            raw.execute("COMMIT")
+    else:
+        import psycopg  # only on PostgreSQL
 
-            with psycopg.Cursor(raw) if prepared else raw.cursor() as cursor:
-                if in_transaction:
-                    cursor.execute("BEGIN")
-                for sql, params in statements:
-                    cursor.execute(sql, params, prepare=prepared or None)
-                if in_transaction:
-                    cursor.execute("COMMIT")
-        times.append(time.perf_counter() - start)
-    return median(times)
+        with psycopg.Cursor(raw) if prepared else raw.cursor() as cursor:
+            if in_transaction:
+                cursor.execute("BEGIN")
+            for sql, params in statements:
+                cursor.execute(sql, params, prepare=prepared or None)
+            if in_transaction:
+                cursor.execute("COMMIT")
+    return time.perf_counter() - start
+
+
+def replay(captured: Captured, n: int, prepared: bool = False) -> dict[str, float]:
+    """Median seconds of the untracked and of the tracked statements, replayed ``n`` times each, taking turns.
+
+    Each side cycles through its variants: an update replays two that set
+    different values, as SQLite writes nothing for an UPDATE that leaves a
+    row as it is.
+    """
+    times: dict[str, list[float]] = {"plain": [], "tracked": []}
+    for i in range(n):
+        plain, tracked = captured.plain[i % len(captured.plain)], captured.tracked[i % len(captured.tracked)]
+        times["plain"].append(run(plain, False, prepared))
+        times["tracked"].append(run(tracked, captured.in_transaction, prepared))
+    return {side: median(seconds) for side, seconds in times.items()}
 
 
 @dataclass
@@ -147,16 +155,13 @@ def measure(n: int, new_item: Callable[[type[Any], int], Any]) -> dict[str, Any]
     raw = connection.connection
 
     def replays() -> dict[str, Any]:
-        times = {}
+        times: dict[str, Any] = {}
         for op, sql in captured.items():
-            times[op] = {"plain": replay(sql.plain, False, n), "tracked": replay(sql.tracked, sql.in_transaction, n)}
+            times[op] = replay(sql, n)
             if connection.vendor == "postgresql":
                 threshold, raw.prepare_threshold = raw.prepare_threshold, 0  # Django's None forbids preparing
                 try:
-                    times[op]["prepared"] = {
-                        "plain": replay(sql.plain, False, n, prepared=True),
-                        "tracked": replay(sql.tracked, sql.in_transaction, n, prepared=True),
-                    }
+                    times[op]["prepared"] = replay(sql, n, prepared=True)
                 finally:
                     raw.prepare_threshold = threshold  # psycopg's statements stay with it, unused
         return times

@@ -82,25 +82,23 @@ def floor_table(floor: dict[str, Any]) -> list[str]:
     ops = list(floor["indexed"])
     lines = ["| SQL replayed | " + " | ".join(ops) + " |", "|---" * (len(ops) + 1) + "|"]
     for label, key in (("as Django sends it", "indexed"), ("without revy's indexes", "unindexed")):
-        for prepared in (False, True):
-            cells = []
-            for op in ops:
-                times = floor[key][op]
-                if prepared:
-                    times = times.get("prepared")
-                if times is None:
-                    break
-                ratio = times["tracked"] / times["plain"]
-                cells.append(f"**{ratio:.2f}\u00d7** ({duration(times['plain'])} \u2192 {duration(times['tracked'])})")
-            if cells:
-                lines.append(f"| {label}{', prepared once' if prepared else ''} | " + " | ".join(cells) + " |")
+        replays = [floor[key][op] for op in ops]
+        variants = [(label, replays)]
+        if "prepared" in replays[0]:  # PostgreSQL
+            variants.append((f"{label}, prepared once", [times["prepared"] for times in replays]))
+        for name, measured in variants:
+            cells = [
+                f"**{t['tracked'] / t['plain']:.2f}\u00d7** ({duration(t['plain'])} \u2192 {duration(t['tracked'])})"
+                for t in measured
+            ]
+            lines.append(f"| {name} | " + " | ".join(cells) + " |")
     return lines
 
 
-def floor_note(floor: dict[str, Any], cascade: dict[str, Any] | None) -> list[str]:
+def floor_note(floor: dict[str, Any], cascade: dict[str, Any]) -> list[str]:
     """What the database and Django alone charge for tracking (``benchmarks.floor``)."""
     how = f"{floor['statements']} statements in one transaction" if floor["in_transaction"] else "one statement"
-    lines = [
+    return [
         "Floor: the SQL of a plain write and the SQL of revy's tracked write (a create: "
         f"{how}), captured once and replayed through the driver alone, with no Django and no revy "
         f"(medians of {floor['n']}). No library that writes the same rows in the change's transaction "
@@ -109,18 +107,14 @@ def floor_note(floor: dict[str, Any], cascade: dict[str, Any] | None) -> list[st
         "",
         *floor_table(floor),
         "",
+        f"Cascade: plain Django deletes a parent with {cascade['children']} children in "
+        f"{duration(cascade['plain'])}; with a receiver that does nothing on the children's `pre_delete` "
+        f"and `post_delete`, in {duration(cascade['listening'])}: "
+        f"**{cascade['listening'] / cascade['plain']:.2f}\u00d7** (medians of {cascade['n']}). Once anything "
+        "listens, Django loads every child and sends it both signals instead of deleting them in one "
+        "statement; every signal-driven tracker pays this before it records a row.",
+        "",
     ]
-    if cascade:
-        lines += [
-            f"Cascade: plain Django deletes a parent with {cascade['children']} children in "
-            f"{duration(cascade['plain'])}; with a receiver that does nothing on the children's `pre_delete` "
-            f"and `post_delete`, in {duration(cascade['listening'])}: "
-            f"**{cascade['listening'] / cascade['plain']:.2f}\u00d7** (medians of {cascade['n']}). Once anything "
-            "listens, Django loads every child and sends it both signals instead of deleting them in one "
-            "statement; every signal-driven tracker pays this before it records a row.",
-            "",
-        ]
-    return lines
 
 
 def render(results: dict[str, Any], skipped: dict[str, str], machine: dict[str, Any], sizes: Any, command: str) -> str:
@@ -163,7 +157,7 @@ def render(results: dict[str, Any], skipped: dict[str, str], machine: dict[str, 
             "",
             *table(rows, time_cell),
             "",
-            *floor_note(measured["floor"], measured.get("cascade_floor")),
+            *floor_note(measured["floor"], measured["cascade_floor"]),
             "SQL statements per operation (+ transaction control: BEGIN/COMMIT/SAVEPOINT as Django "
             "logs them; PostgreSQL's BEGIN is sent by the driver and not logged):",
             "",
