@@ -101,8 +101,10 @@ def floor_note(floor: dict[str, Any], cascade: dict[str, Any]) -> list[str]:
     return [
         "Floor: the SQL of a plain write and the SQL of revy's tracked write (a create: "
         f"{how}), captured once and replayed through the driver alone, with no Django and no revy "
-        f"(medians of {floor['n']}). No library that writes the same rows in the change's transaction "
-        "goes below *as Django sends it* here. *Without revy's indexes* replays the same SQL after "
+        f"(medians of {floor['n']}). No library that writes the same rows in the change's transaction, "
+        "sending them as Django sends SQL, goes below *as Django sends it* here; *prepared once* "
+        "(PostgreSQL) prepares both sides, plain Django's too: the server's share alone. "
+        "*Without revy's indexes* replays the same SQL after "
         f"dropping the {floor['indexes']} indexes of revy's delta tables: the rows alone, found by nothing.",
         "",
         *floor_table(floor),
