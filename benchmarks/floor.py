@@ -64,6 +64,19 @@ def sent_by(save: Any) -> list[Statement]:
     return [(sql, params) for sql, params in sent if not sql.upper().startswith(("BEGIN", "COMMIT"))]
 
 
+@dataclass
+class Captured:
+    """The statements of one operation, untracked and tracked, each in one or more variants."""
+
+    plain: list[list[Statement]]
+    tracked: list[list[Statement]]
+
+    @property
+    def in_transaction(self) -> bool:
+        # SQLite: revy writes in a transaction; PostgreSQL: one statement, its own commit.
+        return len(self.tracked[0]) > 1
+
+
 def run(statements: list[Statement], in_transaction: bool, prepared: bool) -> float:
     """Seconds of running ``statements`` once through the driver (in one transaction, or each on its own).
 
@@ -112,19 +125,6 @@ def replay(captured: Captured, n: int, prepared: bool = False) -> dict[str, floa
         for side, statements, in_transaction in pair[:: 1 if i % 2 else -1]:  # each goes first every other time
             times[side].append(run(statements, in_transaction, prepared))
     return {side: median(seconds) for side, seconds in times.items()}
-
-
-@dataclass
-class Captured:
-    """The statements of one operation, untracked and tracked, each in one or more variants."""
-
-    plain: list[list[Statement]]
-    tracked: list[list[Statement]]
-
-    @property
-    def in_transaction(self) -> bool:
-        # SQLite: revy writes in a transaction; PostgreSQL: one statement, its own commit.
-        return len(self.tracked[0]) > 1
 
 
 def capture(new_item: Callable[[type[Any], int], Any]) -> dict[str, Captured]:

@@ -51,8 +51,8 @@ class Sizes:
 
 
 FULL = Sizes(rounds=5, rows=100, parents=8, bulk=10_000, bulk_rounds=2, reads=30, floor=500)
-DATABASES = ["sqlite", "postgres", "postgres-prepared"]
 QUICK = Sizes(rounds=3, rows=40, parents=3, bulk=1_000, bulk_rounds=2, reads=10, floor=200)
+DATABASES = ["sqlite", "postgres", "postgres-prepared"]
 
 
 def postgres_reachable() -> str | None:
