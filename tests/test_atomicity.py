@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from decimal import Decimal
 from contextlib import contextmanager
+from decimal import Decimal
 from typing import Any
 
 import pytest
