@@ -309,7 +309,7 @@ class Change:
         connection = connections[instance._state.db or "default"]
         qn = connection.ops.quote_name
         meta = instance._meta
-        table, pk = qn(meta.db_table), qn(column_of(meta.pk))  # type: ignore[arg-type]
+        table, pk = qn(meta.db_table), qn(column_of(meta.pk))
         parts = split_statement(sql, (f"INSERT INTO {table} ", f"UPDATE {table} SET ", f"DELETE FROM {table} "))
         if parts is None:
             return None
