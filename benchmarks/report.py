@@ -161,7 +161,7 @@ def render(results: dict[str, Any], skipped: dict[str, str], machine: dict[str, 
             "",
             *table(rows, time_cell),
             "",
-            *floor_note(measured["floor"], measured["cascade_floor"]),
+            *(floor_note(measured["floor"], measured["cascade_floor"]) if "floor" in measured else []),
             "SQL statements per operation (+ transaction control: BEGIN/COMMIT/SAVEPOINT as Django "
             "logs them; PostgreSQL's BEGIN is sent by the driver and not logged):",
             "",

@@ -10,7 +10,15 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from revy.context import Context
-from revy.errors import EncodingError, NoActiveContext, RegistrationError, RevertConflict, RevyError
+from revy.errors import (
+    EncodingError,
+    InvalidActor,
+    MisconfiguredModel,
+    NoActiveContext,
+    RegistrationError,
+    RevertConflict,
+    RevyError,
+)
 
 if TYPE_CHECKING:
     from revy import signals
@@ -19,6 +27,8 @@ if TYPE_CHECKING:
 __all__ = [
     "Context",
     "EncodingError",
+    "InvalidActor",
+    "MisconfiguredModel",
     "NoActiveContext",
     "RegistrationError",
     "RevertConflict",

@@ -20,6 +20,14 @@ class RegistrationError(RevyError):
     """A model cannot be tracked with the options given."""
 
 
+class InvalidActor(RevyError, TypeError):
+    """The context's actor is neither a saved model instance nor None (the system)."""
+
+
+class MisconfiguredModel(RevyError):
+    """A swapped revy model (``REVY_*_MODEL``) lacks fields of revy's abstract base."""
+
+
 class EncodingError(RevyError, TypeError):
     """A field value cannot be stored as JSON by the configured encoder."""
 

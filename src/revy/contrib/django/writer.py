@@ -28,7 +28,7 @@ from revy.contrib.django import conf
 from revy.contrib.django.content_types import content_type_of
 from revy.contrib.django.models import get_attribute_delta_model, get_object_delta_model, get_revision_model
 from revy.contrib.django.values import RevyJSONEncoder, fields_by_name, storable
-from revy.errors import EncodingError, RevyError
+from revy.errors import EncodingError, InvalidActor, MisconfiguredModel
 
 REVISION_COLUMNS = ("description", "created_at")
 OBJECT_DELTA_COLUMNS = (
@@ -120,7 +120,9 @@ class TableWriter:
         known = {f.attname: f for f in model._meta.concrete_fields}
         missing = [name for name in columns if name not in known]
         if missing:
-            raise RevyError(f"{model._meta.label} lacks the fields {missing}; build it from revy's abstract bases.")
+            raise MisconfiguredModel(
+                f"{model._meta.label} lacks the fields {missing}; build it from revy's abstract bases."
+            )
         pk = model._meta.pk
         self.table = model._meta.db_table
         self.pk_column = column_of(pk)
@@ -519,7 +521,7 @@ def actor_key(actor: Any, using: str) -> tuple[int | None, str | None]:
         return None, None
     meta = getattr(actor, "_meta", None)
     if meta is None or actor.pk is None:
-        raise RevyError(f"An actor must be a saved model instance or None, not {actor!r}.")
+        raise InvalidActor(f"An actor must be a saved model instance or None, not {actor!r}.")
     return content_type_of(meta.model, using).pk, str(actor.pk)
 
 
