@@ -29,6 +29,7 @@ from tests.testapp.models import (
     Money,
     Post,
     Record,
+    Restaurant,
     Wrapped,
     Wrapper,
 )
@@ -366,6 +367,22 @@ def test_tracked_instances_create_no_reference_cycle(mode: str, no_gc: None) -> 
         assert dies_with_its_last_name(lambda: Post.objects.create(author=author, title="new"))
         assert dies_with_its_last_name(lambda: Post.objects.get(title="q"), delete)
         assert dies_with_its_last_name(lambda: Appliance.objects.create(name="a"), rename_appliance)
+
+
+@in_either_mode
+def test_one_to_one_partners_are_freed_by_the_collector(mode: str) -> None:
+    # Django caches a one-to-one both ways, a cycle of its own that only the collector frees.
+    with Context():
+        Restaurant.objects.create(name="r")
+        restaurant = Restaurant.objects.get()
+        place = restaurant.place_ptr
+        assert place.restaurant is restaurant
+        place.name = "renamed"
+        place.save()
+    refs = [weakref.ref(restaurant), weakref.ref(place)]
+    del restaurant, place
+    gc.collect()
+    assert [ref() for ref in refs] == [None, None]
 
 
 def rename_appliance(gadget: models.Model) -> None:
