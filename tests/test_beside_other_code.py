@@ -4,10 +4,14 @@ stored through the field, users' own overrides and other code's SQL left working
 from __future__ import annotations
 
 import gc
+import os
+import subprocess
+import sys
 import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -398,11 +402,12 @@ def test_refresh_of_a_deferred_field_costs_what_it_costs_untracked() -> None:
     category = Category.objects.defer("name").get()
     with CaptureQueriesContext(connection) as untracked:
         category.refresh_from_db()
-        category.name  # noqa: B018
     with CaptureQueriesContext(connection) as tracked:
         record.refresh_from_db()
-        record.body  # noqa: B018
-    assert len(tracked) == len(untracked) == 2
+    assert len(tracked) == len(untracked) == 1  # the deferred field stays deferred
+    with CaptureQueriesContext(connection) as loading:
+        assert record.body == "b"
+    assert len(loading) == 1
 
 
 # The bugs listed in issue #12.
@@ -414,6 +419,26 @@ def test_an_encoder_that_cannot_be_imported_is_reported_by_the_check() -> None:
     errors = [error.id for error in check_settings()]
     assert errors == ["revy.E004"]
     Category.objects.create(name="models still load and save")
+
+
+def test_an_encoder_that_cannot_be_imported_breaks_no_import_and_is_reported_by_check(tmp_path: Path) -> None:
+    (tmp_path / "misspelt_encoder_settings.py").write_text(
+        "from tests.settings import *\nREVY_JSON_ENCODER = 'no.such.Encoder'\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "django", "check"],
+        env={
+            **os.environ,
+            "PYTHONPATH": os.pathsep.join([str(tmp_path), str(Path(__file__).resolve().parents[1])]),
+            "DJANGO_SETTINGS_MODULE": "misspelt_encoder_settings",
+        },
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 1
+    assert "revy.E004" in result.stderr
+    assert "Traceback" not in result.stderr
 
 
 @isolate_apps("tests.testapp")
