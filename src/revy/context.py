@@ -55,6 +55,23 @@ class LazyRevision:
         return self._revision
 
 
+class LazyActor:
+    """An actor given as a zero-argument callable, called at each ``Context.get_actor()``.
+
+    ``Context.via_actor(LazyActor(lambda: request.user))`` names whoever the
+    callable returns when a change is recorded, so an actor known only later
+    (authentication inside a view) is still the one recorded.
+    """
+
+    __slots__ = ("_factory",)
+
+    def __init__(self, factory: Callable[[], Any]) -> None:
+        self._factory = factory
+
+    def resolve(self) -> Any:
+        return self._factory()
+
+
 _get = storage.get_value
 
 
@@ -293,11 +310,12 @@ class Context(stackholm.Context):
     def via_revision_description(cls, description: str | None) -> Context:
         return cls(revision_description=description)
 
-    # actor: any model instance, or None for the system.
+    # actor: any model instance, None for the system, or a LazyActor resolved at each read.
 
     @classmethod
     def get_actor(cls) -> Any:
-        return _get("actor")
+        value = _get("actor")
+        return value.resolve() if isinstance(value, LazyActor) else value
 
     @classmethod
     def set_actor(cls, actor: Any) -> None:

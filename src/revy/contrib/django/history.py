@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import datetime
 import inspect
-from collections.abc import Iterable
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import Any
@@ -152,26 +151,6 @@ def restore(snapshot: models.Model) -> models.Model:
     if changed:
         current.save(using=using, update_fields=[f.name for f in changed])
     return current
-
-
-def load_actors(keys: Iterable[tuple[int | None, str | None]], using: str | None = None) -> list[Any]:
-    """The actors of (content type id, id text) keys: one query per actor model; None for the system."""
-    ids_by_type: dict[int, set[str]] = {}
-    system = False
-    for type_id, actor_id in keys:
-        if type_id is None:
-            system = True
-        else:
-            ids_by_type.setdefault(type_id, set()).add(actor_id)  # type: ignore[arg-type]
-    actors: list[Any] = [None] if system else []
-    for type_id, ids in ids_by_type.items():
-        model = model_of(type_id, using)
-        if model is None:
-            continue
-        pk = model._meta.pk
-        found = model._base_manager.using(using).in_bulk([pk.to_python(i) for i in ids])
-        actors.extend(found.values())
-    return actors
 
 
 # Undo of a revision
