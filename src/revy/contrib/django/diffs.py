@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from django.core.exceptions import FieldDoesNotExist
 from django.db import models
 
 from revy.contrib.django.actions import SET as ACTION_SET
@@ -19,7 +20,7 @@ def typed(model: type[models.Model] | None, name: str, value: Any) -> Any:
         return value
     try:
         field = model._meta.get_field(name)
-    except models.FieldDoesNotExist:
+    except FieldDoesNotExist:
         return value
     return from_stored(field, value) if isinstance(field, models.Field) else value
 

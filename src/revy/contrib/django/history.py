@@ -134,14 +134,20 @@ def attach_history(model: type[models.Model]) -> None:
 
 
 def restore(snapshot: models.Model) -> models.Model:
-    """Write ``snapshot`` back: update the fields that differ, or insert it when its row is gone."""
+    """Write ``snapshot`` back: update the fields that differ, or insert it when its row is gone.
+
+    Raises ``revy.RevertConflict`` naming the object and field, before
+    writing anything, when a value cannot go back (a unique value taken
+    since, a foreign key whose target is gone).
+    """
     model = type(snapshot)
-    using = snapshot._state.db
+    using = snapshot._state.db or DEFAULT_DB_ALIAS
     spec = spec_for(model)
     assert spec is not None
     current = model._base_manager.using(using).filter(pk=snapshot.pk).first()
     if current is None:
-        snapshot.save(using=using)
+        _check(snapshot, list(spec.fields), set(), using)
+        _write(snapshot, None, using)
         return snapshot
     changed = [
         f for f in spec.fields if not f.primary_key and getattr(current, f.attname) != getattr(snapshot, f.attname)
@@ -149,7 +155,8 @@ def restore(snapshot: models.Model) -> models.Model:
     for f in changed:
         setattr(current, f.attname, getattr(snapshot, f.attname))
     if changed:
-        current.save(using=using, update_fields=[f.name for f in changed])
+        _check(current, changed, set(), using)
+        _write(current, [f.name for f in changed], using)
     return current
 
 

@@ -105,4 +105,6 @@ class RevisionQuerySet(models.QuerySet):
         if actor is None:
             return self.filter(attribute_deltas__actor_content_type__isnull=True).distinct()
         type_id, actor_id = actor_key(actor, self.db)
-        return self.filter(attribute_deltas__actor_content_type_id=type_id, attribute_deltas__actor_id=actor_id).distinct()
+        return self.filter(
+            attribute_deltas__actor_content_type_id=type_id, attribute_deltas__actor_id=actor_id
+        ).distinct()
