@@ -22,6 +22,7 @@ from typing import Any
 
 from django.contrib import admin, messages
 from django.contrib.admin.models import LogEntry
+from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.utils import display_for_field, unquote
 from django.contrib.auth import get_permission_codename
 from django.core.exceptions import FieldDoesNotExist, PermissionDenied
@@ -155,12 +156,13 @@ def read_versions(deltas: QuerySet[Any], empty: str = "-") -> list[Version]:
     keys += [(a.actor_content_type_id, a.actor_id, a.actor_label) for d in rows for a in d.field_deltas]
     actors = load_actors(keys, using)
     display = ValueDisplay(using, empty)
-    typed: list[tuple[Any, type[models.Model] | None, dict[str, tuple[Any, Any]]]] = []
-    for delta in rows:
-        model = model_of(delta.content_type_id, using)
-        changes = changes_of(delta, delta.field_deltas)
-        typed.append((delta, model, changes))
-        display.load((model_field(model, name), value) for name, pair in changes.items() for value in pair)
+    typed = [(d, model_of(d.content_type_id, using), changes_of(d, d.field_deltas)) for d in rows]
+    display.load(
+        (model_field(model, name), value)
+        for _, model, changes in typed
+        for name, pair in changes.items()
+        for value in pair
+    )
     versions = []
     for delta, model, changes in typed:
         actor = actors[(delta.actor_content_type_id, delta.actor_id)]
@@ -465,6 +467,8 @@ class ActorFilter(admin.SimpleListFilter):
         if value == self.SYSTEM:
             return queryset.filter(attribute_deltas__actor_content_type__isnull=True).distinct()
         type_id, _, actor_id = value.partition(":")
+        if not type_id.isdigit():
+            raise IncorrectLookupParameters(f"{value!r} names no actor")
         return queryset.filter(
             attribute_deltas__actor_content_type_id=type_id, attribute_deltas__actor_id=actor_id
         ).distinct()
