@@ -115,7 +115,7 @@ def test_actor_with_a_uuid_key_is_kept_after_deletion() -> None:
         org.delete()
     delta = ObjectDelta.objects.for_model(Author).get()
     assert delta.actor_or_deleted.pk == str(org_pk)
-    assert delta.actor_or_deleted.label == "Organization object (%s)" % org_pk
+    assert delta.actor_or_deleted.label == f"Organization object ({org_pk})"
 
 
 # delta.changes and diff()

@@ -47,7 +47,7 @@ class Command(BaseCommand):
         if spec_for(model) is None:
             raise CommandError(f"{model._meta.label} is not tracked by revy.")
         try:
-            key = model._meta.pk.to_python(pk)  # type: ignore[union-attr]
+            key = model._meta.pk.to_python(pk)
         except Exception as error:
             raise CommandError(f"{pk!r} is not a primary key of {model._meta.label}: {error}") from error
         rows = self.table(model, key, database, limit)
