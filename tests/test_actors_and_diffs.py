@@ -186,3 +186,19 @@ def test_diff_refuses_deltas_of_two_objects() -> None:
     one, other = ObjectDelta.objects.all()
     with pytest.raises(DifferentObjects):
         one.diff(other)
+
+
+@pytest.mark.parametrize(
+    ("settings_", "message"),
+    [
+        ({"REVY_ACTOR_LABEL": "no.such.function"}, "REVY_ACTOR_LABEL cannot be imported"),
+        ({"REVY_ACTOR_LABEL": 42}, "REVY_ACTOR_LABEL must be a callable"),
+        ({"REVY_REQUEST_DESCRIPTION_HEADER": ["X-A"]}, "REVY_REQUEST_DESCRIPTION_HEADER must be a header name"),
+    ],
+)
+def test_system_checks_refuse_a_bad_actor_label_or_header_setting(settings_: dict, message: str) -> None:
+    from revy.contrib.django.checks import check_settings
+
+    with override_settings(**settings_):
+        (error,) = check_settings()
+    assert message in error.msg

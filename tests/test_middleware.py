@@ -130,3 +130,17 @@ def test_lazy_actor_is_read_at_each_get_actor() -> None:
         assert Context.get_actor() == "first"
         current[0] = "second"
         assert Context.get_actor() == "second"
+
+
+def test_one_class_serves_sync_and_async_stacks() -> None:
+    from asgiref.sync import iscoroutinefunction
+    from django.http import HttpResponse
+
+    from revy.contrib.django.middleware import RevyMiddleware
+
+    async def async_view(request):
+        return HttpResponse()
+
+    assert RevyMiddleware.sync_capable and RevyMiddleware.async_capable
+    assert iscoroutinefunction(RevyMiddleware(async_view))
+    assert not iscoroutinefunction(RevyMiddleware(lambda request: HttpResponse()))

@@ -408,7 +408,7 @@ class RevyAdminMixin(admin.ModelAdmin):
         """Bring one deleted object back: a confirmation page, then a POST."""
         if not self.has_add_permission(request):
             raise PermissionDenied
-        delta = next((d for d in getattr(self.model, conf.history_attribute()).deleted() if d.pk == delta_id), None)
+        delta = getattr(self.model, conf.history_attribute()).deleted().filter(pk=delta_id).first()
         if delta is None:
             raise Http404(_("This deleted object does not exist, or has been recovered already."))
         if request.method == "POST":
