@@ -38,10 +38,11 @@ def home(request: HttpRequest) -> HttpResponse:
             "<!doctype html><title>revy example</title><h1>revy example</h1>"
             '<p>Log into the <a href="/admin/">admin</a> as <code>admin</code> / <code>revy-demo</code>.</p>'
             "<h2>History pages</h2><ul>\n{}\n</ul>"
-            '<p><a href="{}">Recover deleted invoices</a></p>'
+            '<p>Recover deleted <a href="{}">customers</a> or <a href="{}">invoices</a>.</p>'
             "<h2>Recent revisions</h2><ul>\n{}\n</ul>"
             "<p>Recorded by <code>manage.py demo</code>, which starts from an empty database.</p>",
             histories,
+            reverse("admin:shop_customer_revy_recover_list"),
             reverse("admin:shop_invoice_revy_recover_list"),
             revisions,
         )

@@ -93,7 +93,7 @@ def create_demo_login() -> None:
 
 
 def record_changes() -> None:
-    """Seven revisions, each made inside its own context."""
+    """Nine revisions, each made inside its own context."""
     with Context.via_revision_description("Alice signs up"):
         alice = User(username="alice", email="alice@example.com")
         alice.set_password("correct horse battery staple")
@@ -144,3 +144,9 @@ def record_changes() -> None:
     with Context.via_actor(alice), Context.via_revision_description("Alice restores INV-2"):
         for delta in Invoice.history.deleted():
             delta.snapshot.save()
+
+    # A customer left deleted, for the admin's "Recover deleted customers" page.
+    with Context.via_actor(alice), Context.via_revision_description("Alice adds a test customer"):
+        Customer.objects.create(name="Globex (test)")
+    with Context.via_actor(alice), Context.via_revision_description("Alice removes the test customer"):
+        Customer.objects.get(name="Globex (test)").delete()
