@@ -385,8 +385,12 @@ def test_recover_needs_add_permission() -> None:
     assert changer.get(reverse("admin:testapp_author_revy_recover_list")).status_code == 403
     assert changer.post(reverse("admin:testapp_author_revy_recover", args=[delta.pk])).status_code == 403
     assert not Author.objects.exists()
-    adder = client_for(make_user("adder", "testapp.add_author"))
+    adder = client_for(make_user("adder", "testapp.add_author", "testapp.view_author"))
     assert adder.get(reverse("admin:testapp_author_revy_recover_list")).status_code == 200
+    # The change list links to the page only for those who may use it.
+    recover_link = reverse("admin:testapp_author_revy_recover_list").encode()
+    assert recover_link in adder.get(reverse("admin:testapp_author_changelist")).content
+    assert recover_link not in changer.get(reverse("admin:testapp_author_changelist")).content
 
 
 def test_revision_page_needs_view_permission_on_revisions(ann_with_history) -> None:
