@@ -765,6 +765,7 @@ def readme_section(title: str) -> str:
         "Tracking models",
         "Foreign key deletion handlers",
         "History, snapshots and undo",
+        "Requests, the admin and the terminal",
     ],
 )
 def test_readme_examples_run(section: str) -> None:

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from revy.context import Context
+from revy.context import Context, LazyActor
 from revy.errors import (
+    DifferentObjects,
     EncodingError,
     InvalidActor,
     MisconfiguredModel,
@@ -26,8 +27,10 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Context",
+    "DifferentObjects",
     "EncodingError",
     "InvalidActor",
+    "LazyActor",
     "MisconfiguredModel",
     "NoActiveContext",
     "RegistrationError",

@@ -57,6 +57,23 @@ class LazyRevision:
         return self._revision
 
 
+class LazyActor:
+    """An actor given as a zero-argument callable, called at each ``Context.get_actor()``.
+
+    ``Context.via_actor(LazyActor(lambda: request.user))`` names whoever the
+    callable returns when a change is recorded, so an actor known only later
+    (authentication inside a view) is still the one recorded.
+    """
+
+    __slots__ = ("_factory",)
+
+    def __init__(self, factory: Callable[[], Any]) -> None:
+        self._factory = factory
+
+    def resolve(self) -> Any:
+        return self._factory()
+
+
 _get = storage.get_value
 
 
@@ -291,7 +308,7 @@ def _accessors(key: str, unset: Any) -> dict[str, Callable[..., Any]]:
 
     def get(cls: type[Context]) -> Any:
         value = _get(key)
-        if isinstance(value, LazyRevision):
+        if isinstance(value, LazyRevision | LazyActor):
             return value.resolve()
         return unset if value is None else value
 

@@ -43,3 +43,7 @@ class RevertConflict(RevyError):
         super().__init__(message)
         self.obj = obj
         self.field = field
+
+
+class DifferentObjects(RevyError, ValueError):
+    """Two deltas compared with ``diff()`` belong to different objects."""

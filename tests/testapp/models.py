@@ -55,6 +55,9 @@ class Record(RevyTrackedModel):
 class Author(RevyTrackedModel):
     name = models.CharField(max_length=100, unique=True)
 
+    def __str__(self) -> str:
+        return self.name
+
 
 class Post(RevyTrackedModel):
     author = models.ForeignKey(Author, CASCADE, related_name="posts")
@@ -254,3 +257,15 @@ class Appliance(models.Model):
         self.based += 1
         return super().save_base(*args, **kwargs)
 
+
+class Ticket(RevyTrackedModel):
+    """Choices and a foreign key, as the admin shows them."""
+
+    STATUS_CHOICES = [("open", "Open"), ("closed", "Closed")]
+
+    title = models.CharField("headline", max_length=100)
+    status = models.CharField(max_length=10, choices=STATUS_CHOICES, default="open")
+    owner = models.ForeignKey(Author, models.SET_NULL, null=True, blank=True, related_name="tickets")
+
+    def __str__(self) -> str:
+        return self.title

@@ -35,6 +35,7 @@ OBJECT_DELTA_COLUMNS = (
     "revision_id",
     "actor_content_type_id",
     "actor_id",
+    "actor_label",
     "action",
     "description",
     "content_type_id",
@@ -46,6 +47,7 @@ ATTRIBUTE_DELTA_COLUMNS = (
     "object_delta_id",
     "actor_content_type_id",
     "actor_id",
+    "actor_label",
     "action",
     "description",
     "content_type_id",
@@ -594,17 +596,19 @@ class Rows:
         self.rev = rev
         self.now = connections[using].ops.adapt_datetimefield_value(timezone.now())
         self.content_types = {model: content_type_of(model, using).pk for model in {entry.model for entry in entries}}
-        self.actors: dict[int, tuple[int | None, str | None]] = {}
+        self.actors: dict[int, tuple[int | None, str | None, str]] = {}
 
     def revision_row(self) -> tuple[Any, ...]:
         """The row of the scope's revision, created at its first delta."""
         return (Context.get_revision_description(), self.now)
 
-    def actor(self, actor: Any) -> tuple[int | None, str | None]:
-        key = self.actors.get(id(actor))
-        if key is None:
-            key = self.actors[id(actor)] = actor_key(actor, self.using)
-        return key
+    def actor(self, actor: Any) -> tuple[int | None, str | None, str]:
+        """The actor's key and label columns; the label names the actor after its row is gone."""
+        columns = self.actors.get(id(actor))
+        if columns is None:
+            label = "" if actor is None else str(conf.actor_label()(actor))
+            columns = self.actors[id(actor)] = (*actor_key(actor, self.using), label)
+        return columns
 
     def object_row(self, entry: ObjectEntry) -> tuple[Any, ...]:
         return (

@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('testapp', '0003_shelfproxy_stamped'),
+        ('testapp', '0004_ticket'),
     ]
 
     operations = [
