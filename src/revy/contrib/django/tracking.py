@@ -1,4 +1,4 @@
-"""Which models are tracked, and how: ``RevyTrackedModel``, ``register()`` and their tracker.
+"""How a model comes to be tracked: ``RevyTrackedModel``, ``register()`` and the tracker they give it.
 
 Every tracked model gets its own ``FieldTracker`` (django-model-utils) that
 knows the values each instance was loaded or last saved with; revy's
