@@ -26,6 +26,7 @@ from model_utils import FieldTracker
 from model_utils.tracker import FieldInstanceTracker, lightweight_deepcopy
 
 from revy.context import Context
+from revy.contrib.django.querysets import RevyManager
 from revy.errors import RegistrationError
 
 M = TypeVar("M", bound=type[models.Model])
@@ -223,6 +224,9 @@ class RevyTrackedModel(models.Model):
     revy_fields: Iterable[str] | None = None
     revy_exclude: Iterable[str] = ()
     _revy_attnames: frozenset[str] = frozenset()
+
+    # Records bulk_create(), bulk_update() and update() (see revy.contrib.django.querysets).
+    objects = RevyManager()
 
     class Meta:
         abstract = True
