@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 import threading
 from decimal import Decimal
@@ -13,12 +14,14 @@ from django.contrib.contenttypes.models import ContentType
 from django.db import connection, models, transaction
 from django.db.models import Case, F, Value, When
 from django.db.models.functions import Upper
-from django.test.utils import CaptureQueriesContext
+from django.test.utils import CaptureQueriesContext, isolate_apps
 
 import revy
-from revy import Context, UnrecordableWrite
-from revy.contrib.django import writer
+from revy import Context, RevyTrackedModel, UnrecordableWrite
+from revy.contrib.django import tracking, writer
+from revy.contrib.django.checks import check_bulk_writes
 from revy.contrib.django.models import AttributeDelta, ObjectDelta, ObjectSnapshot, Revision
+from revy.contrib.django.querysets import RevyQuerySetMixin
 from tests.testapp.models import Article, Author
 
 TRANSACTION_CONTROL = ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE SAVEPOINT")
@@ -291,10 +294,11 @@ def test_functions_record_bulk_writes_of_a_registered_model() -> None:
 @pytest.mark.django_db
 def test_functions_on_revys_own_querysets_record_once() -> None:
     with Context():
-        (article,) = revy.bulk_create([Article(title="one")])
+        revy.bulk_create([Article(title="one")])
         revy.update(Article.objects.all(), title="two")
 
-    assert [d.action for d in ObjectDelta.objects.order_by("pk")] == [ObjectDelta.ACTION_CREATE, ObjectDelta.ACTION_UPDATE]
+    actions = [d.action for d in ObjectDelta.objects.order_by("pk")]
+    assert actions == [ObjectDelta.ACTION_CREATE, ObjectDelta.ACTION_UPDATE]
 
 
 # Concurrency
@@ -340,7 +344,7 @@ def test_overlapping_updates_from_two_threads_leave_an_unbroken_chain_of_values(
                 "old_value", "new_value"
             )
         )
-        assert all(newer[0] == older[1] for older, newer in zip(chain, chain[1:], strict=False))
+        assert all(newer[0] == older[1] for older, newer in itertools.pairwise(chain))
         assert chain[-1][1] == article.count
         expected = rounds * ((article.pk <= pks[14]) + (article.pk >= pks[5]))
         assert article.count == initial[article.pk] + expected
@@ -350,3 +354,38 @@ def test_overlapping_updates_from_two_threads_leave_an_unbroken_chain_of_values(
             getattr(article, f.attname) for f in Article._meta.concrete_fields
         ]
     assert Revision.objects.filter(description__in=["low", "high"]).count() == 2 * rounds
+
+
+# The system check
+
+
+def test_a_tracked_model_whose_default_manager_records_no_bulk_write_is_warned_about() -> None:
+    registered = dict(tracking._specs)
+    try:
+        with isolate_apps("tests.testapp"):
+
+            class Plain(RevyTrackedModel):
+                name = models.CharField(max_length=10)
+                objects = models.Manager()
+
+                class Meta:
+                    app_label = "testapp"
+
+            class Mixed(RevyTrackedModel):
+                name = models.CharField(max_length=10)
+                objects = MixedQuerySet.as_manager()
+
+                class Meta:
+                    app_label = "testapp"
+
+            warnings = [w for w in check_bulk_writes() if w.obj in (Plain, Mixed)]
+    finally:
+        tracking._specs.clear()
+        tracking._specs.update(registered)
+
+    assert [(w.id, w.obj) for w in warnings] == [("revy.W001", Plain)]
+    assert "does not record bulk_create(), bulk_update() or update()" in warnings[0].msg
+
+
+class MixedQuerySet(RevyQuerySetMixin, models.QuerySet):
+    pass

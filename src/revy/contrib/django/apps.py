@@ -10,6 +10,7 @@ class RevyConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from revy.contrib.django import checks, receivers  # noqa: F401  (checks register themselves)
+        from revy.contrib.django import checks, m2m, receivers  # noqa: F401  (checks register themselves)
 
         receivers.connect_deletion_targets()
+        m2m.connect_relations()

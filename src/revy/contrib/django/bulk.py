@@ -128,7 +128,7 @@ def record_bulk_create(sender: type[models.Model], objects: list[models.Model], 
     read = rows_by_pk(spec.model, using, [obj.pk for obj in objects], [f.attname for f in computed]) if computed else {}
     actor = Context.get_actor()
     object_description = Context.get_object_delta_description()
-    description = Context.get_attribute_delta_description()
+    author = (actor, Context.get_attribute_delta_description())
     entries = []
     for obj in objects:
         values = obj.__dict__
@@ -143,7 +143,7 @@ def record_bulk_create(sender: type[models.Model], objects: list[models.Model], 
                 actor,
                 object_description,
                 [
-                    AttributeEntry(f.name, ACTION_SET, *authors.get(f.attname, (actor, description)), None, values[f.attname])
+                    AttributeEntry(f.name, ACTION_SET, *authors.get(f.attname, author), None, values[f.attname])
                     for f in spec.fields
                 ],
             )
@@ -229,18 +229,18 @@ def plan_update(
 ) -> None:
     spec = spec_for(sender)
     assert spec is not None
-    tracked = []
+    tracked: list[models.Field] = []
     for name in values:
         try:
             field = sender._meta.get_field(name)
         except FieldDoesNotExist:
             continue  # Django's update() raises its own error
-        if getattr(field, "attname", None) in spec.attnames:
+        if isinstance(field, models.Field) and field.attname in spec.attnames:
             tracked.append(field)
     if not tracked:
         return
     rows = lock_rows(queryset.order_by("pk"), using).values_list("pk", *(f.attname for f in tracked))
-    queryset.__dict__[PLAN_ATTRIBUTE] = UpdatePlan(tracked, {row[0]: row[1:] for row in rows})  # type: ignore[misc]
+    queryset.__dict__[PLAN_ATTRIBUTE] = UpdatePlan(tracked, {row[0]: row[1:] for row in rows})
 
 
 def record_update(

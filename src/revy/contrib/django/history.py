@@ -26,6 +26,7 @@ from revy.contrib.django import conf
 from revy.contrib.django.actions import CREATE as ACTION_CREATE
 from revy.contrib.django.actions import DELETE as ACTION_DELETE
 from revy.contrib.django.content_types import model_of
+from revy.contrib.django.m2m import members_at, restore_memberships, revert_memberships
 from revy.contrib.django.managers import ObjectDeltaQuerySet
 from revy.contrib.django.snapshot import ObjectSnapshot, build_instance, from_stored, snapshot_of
 from revy.contrib.django.tracking import spec_for
@@ -105,7 +106,20 @@ class HistoryQuerySet(ObjectDeltaQuerySet):
         active.
         """
         snapshot = self.filter(pk=delta.pk).with_snapshot().get().snapshot
-        return restore(snapshot)
+        restored = restore(snapshot)
+        restore_memberships(restored, delta)
+        return restored
+
+    def members(
+        self, name: str, *, as_of: datetime.datetime | None = None, at: models.Model | None = None
+    ) -> set[Any]:
+        """On ``obj.history``: the keys of the members of its many-to-many relation ``name``.
+
+        Those it had at ``as_of``, or right after the delta ``at``; with
+        neither, the members recorded last.
+        """
+        assert self.tracked_object is not None, "use instance.history"
+        return members_at(self.tracked_object, name, delta=at, when=as_of)
 
 
 class HistoryDescriptor:
@@ -217,6 +231,7 @@ def revert_revision(revision: models.Model) -> Any:
                 _write(obj, None, using)
             for obj, changed in updates:
                 _write(obj, [f.name for f in changed], using)
+            revert_memberships(revision, using)
     return recorded[0] if recorded else None
 
 

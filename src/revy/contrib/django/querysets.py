@@ -63,7 +63,7 @@ def record_bulk_create(
 def record_bulk_update(
     queryset: models.QuerySet,
     objs: Iterable[models.Model],
-    fields: Sequence[str],
+    fields: Iterable[str],
     update: Callable[..., int],
     **options: Any,
 ) -> int:
@@ -71,7 +71,7 @@ def record_bulk_update(
     model = queryset.model
     if not _recording(signals.post_bulk_update, model):
         return update(objs, fields, **options)
-    objs = list(objs)
+    objs, fields = list(objs), list(fields)
     using = _write_alias(queryset)
     announced = {
         "objects": objs,
@@ -135,7 +135,7 @@ class RevyQuerySetMixin(models.QuerySet):
             unique_fields=unique_fields,
         )
 
-    def bulk_update(self, objs: Iterable[Any], fields: Sequence[str], batch_size: int | None = None) -> int:
+    def bulk_update(self, objs: Iterable[Any], fields: Iterable[str], batch_size: int | None = None) -> int:
         return record_bulk_update(self, objs, fields, super().bulk_update, batch_size=batch_size)
 
     def update(self, **kwargs: Any) -> int:
@@ -171,7 +171,7 @@ def bulk_create(objs: Iterable[models.Model], *, using: str | None = None, **opt
 
 
 def bulk_update(
-    objs: Iterable[models.Model], fields: Sequence[str], *, batch_size: int | None = None, using: str | None = None
+    objs: Iterable[models.Model], fields: Iterable[str], *, batch_size: int | None = None, using: str | None = None
 ) -> int:
     """``Model.objects.bulk_update(objs, fields)``, recorded whatever the model's manager; the rows matched."""
     objs = list(objs)
