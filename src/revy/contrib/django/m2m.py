@@ -28,6 +28,7 @@ from typing import Any
 
 from django.apps import apps
 from django.db import IntegrityError, models
+from django.db.models.fields.related import lazy_related_operation
 from django.db.models.signals import m2m_changed
 
 from revy.context import Context
@@ -78,15 +79,33 @@ def sides_of(field: models.ManyToManyField) -> list[Side]:
     return sides
 
 
+def connect(model: type[models.Model]) -> None:
+    """Record the memberships of ``model``'s relations (``model`` tracked).
+
+    Its own many-to-many fields as soon as their through models exist; when
+    the models are ready, those of other models pointing at it too.
+    """
+    for field in model._meta.local_many_to_many:
+        through = field.remote_field.through  # a model, or its name until that model is loaded
+        assert through is not None
+        lazy_related_operation(_connect_through, model, through, field=field)
+    if apps.models_ready:
+        connect_relations()
+
+
 def connect_relations() -> None:
-    """Record the memberships of every relation with a tracked side (call once the models are ready)."""
+    """Record the memberships of every relation with a tracked side (once the models are ready)."""
     for model in apps.get_models():
         for field in model._meta.local_many_to_many:
             through = field.remote_field.through
             if isinstance(through, type) and sides_of(field):
-                _relations[through] = field
-                uid = f"revy:m2m:{through._meta.label}"
-                m2m_changed.connect(record_membership_change, sender=through, weak=False, dispatch_uid=uid)
+                _connect_through(model, through, field)
+
+
+def _connect_through(model: type[models.Model], through: type[models.Model], field: Any) -> None:
+    _relations[through] = field
+    uid = f"revy:m2m:{through._meta.label}"
+    m2m_changed.connect(record_membership_change, sender=through, weak=False, dispatch_uid=uid)
 
 
 def side_named(model: type[models.Model], name: str) -> Side | None:

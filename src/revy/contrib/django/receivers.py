@@ -38,7 +38,7 @@ from django.db.models.signals import post_delete, post_save, pre_delete, pre_sav
 
 from revy import signals
 from revy.context import Context
-from revy.contrib.django import bulk, conf, writer
+from revy.contrib.django import bulk, conf, m2m, writer
 from revy.contrib.django.actions import CREATE as ACTION_CREATE
 from revy.contrib.django.actions import DELETE as ACTION_DELETE
 from revy.contrib.django.actions import SET as ACTION_SET
@@ -67,6 +67,7 @@ def connect(model: type[models.Model]) -> None:
     pre_delete.connect(plan_delete, sender=model, weak=False, dispatch_uid=uid)
     post_delete.connect(record_delete, sender=model, weak=False, dispatch_uid=uid)
     bulk.connect(model)
+    m2m.connect(model)
 
 
 def connect_deletion_targets() -> None:

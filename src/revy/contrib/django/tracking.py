@@ -313,10 +313,7 @@ def _track(model: type[models.Model], fields: Iterable[str] | None, exclude: Ite
         if other._meta.proxy and other._meta.concrete_model is model:
             receivers.connect(other)
     if apps.models_ready:
-        from revy.contrib.django import m2m
-
         receivers.connect_deletion_targets()
-        m2m.connect_relations()
 
 
 def _tracked_fields(
