@@ -9,6 +9,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from asgiref.sync import async_to_sync
 from django.contrib.auth.models import User
 from django.contrib.contenttypes.models import ContentType
 from django.db import connection, models, transaction
@@ -22,7 +23,7 @@ from revy.contrib.django import tracking, writer
 from revy.contrib.django.checks import check_bulk_writes
 from revy.contrib.django.models import AttributeDelta, ObjectDelta, ObjectSnapshot, Revision
 from revy.contrib.django.querysets import RevyQuerySetMixin
-from tests.testapp.models import Article, Author
+from tests.testapp.models import Article, Author, AuthorProxy, Restaurant
 
 TRANSACTION_CONTROL = ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE SAVEPOINT")
 ARTICLE_FIELDS = {"id", "title", "price", "count", "author"}
@@ -238,6 +239,37 @@ def test_update_and_its_deltas_roll_back_together() -> None:
 
     assert set(Article.objects.values_list("title", flat=True)) == {"a0", "a1"}
     assert not ObjectDelta.objects.updates().exists()
+
+
+@pytest.mark.django_db
+def test_update_through_a_proxy_and_of_a_multi_table_child_is_recorded_under_the_concrete_model() -> None:
+    with Context():
+        ann = Author.objects.create(name="ann")
+        place = Restaurant.objects.create(name="Luigi's")
+        AuthorProxy.objects.filter(pk=ann.pk).update(name="Ann")
+        Restaurant.objects.filter(pk=place.pk).update(name="Mario's", serves_pizza=True)
+
+    assert changes_of(ann.history.updates().get()) == {"name": ("ann", "Ann")}
+    assert changes_of(place.history.updates().get()) == {
+        "name": ("Luigi's", "Mario's"),
+        "serves_pizza": (False, True),
+    }
+
+
+@pytest.mark.django_db(transaction=True)
+def test_async_bulk_writes_are_recorded_like_their_sync_forms() -> None:
+    async def write() -> None:
+        async with Context.via_revision_description("async"):
+            (article,) = await Article.objects.abulk_create([Article(title="a")])
+            article.title = "b"
+            await Article.objects.abulk_update([article], ["title"])
+            await Article.objects.filter(pk=article.pk).aupdate(count=F("count") + 1)
+
+    async_to_sync(write)()
+
+    deltas = ObjectDelta.objects.order_by("pk")
+    assert [changes_of(d) for d in deltas][1:] == [{"title": ("a", "b")}, {"count": (0, 1)}]
+    assert {d.revision.description for d in deltas} == {"async"}
 
 
 # Outside a context, or disabled: Django's own queries
