@@ -105,12 +105,18 @@ def authors_of(instance: models.Model, fields: list[models.Field]) -> dict[str, 
     return {f.attname: attribution.pop(f.attname) for f in fields if f.attname in attribution}
 
 
-def note_saved(instance: models.Model, fields: list[models.Field], unknown: list[models.Field]) -> None:
-    """Tell the instance's tracker what its row now holds, so its next ``save()`` records from there."""
+def note_saved(instance: models.Model, known: list[str], unknown: list[str]) -> None:
+    """Tell the instance's tracker what its row now holds (attnames), so its next ``save()`` records from there."""
     tracker = getattr(instance, "_" + TRACKER_NAME)
-    tracker.set_saved_fields(fields=[f.attname for f in fields if f not in unknown])
-    for f in unknown:  # the next save reads them from the row
-        tracker.saved_data.pop(f.attname, None)
+    tracker.set_saved_fields(fields=known)
+    for attname in unknown:  # the next save reads them from the row
+        tracker.saved_data.pop(attname, None)
+
+
+def saved_attnames(fields: list[models.Field], computed: list[models.Field]) -> tuple[list[str], list[str]]:
+    """The attnames of ``fields`` whose values the instances hold, and of those the database computed."""
+    unknown = [f.attname for f in computed]
+    return [f.attname for f in fields if f.attname not in unknown], unknown
 
 
 # bulk_create
@@ -129,6 +135,7 @@ def record_bulk_create(sender: type[models.Model], objects: list[models.Model], 
     actor = Context.get_actor()
     object_description = Context.get_object_delta_description()
     author = (actor, Context.get_attribute_delta_description())
+    known, unknown = saved_attnames(list(spec.fields), computed)
     entries = []
     for obj in objects:
         values = obj.__dict__
@@ -148,7 +155,7 @@ def record_bulk_create(sender: type[models.Model], objects: list[models.Model], 
                 ],
             )
         )
-        note_saved(obj, list(spec.fields), computed)
+        note_saved(obj, known, unknown)
     writer.write(using, entries)
 
 
@@ -183,6 +190,7 @@ def record_bulk_update(
     after = (
         rows_by_pk(spec.model, using, list(plan.before), [f.attname for f in computed]) if computed else {}
     )
+    known, unknown = saved_attnames(plan.fields, computed)
     entries = []
     recorded = set()
     for obj in objects:
@@ -196,7 +204,7 @@ def record_bulk_update(
         entry = update_entry(spec, obj.pk, plan.fields, plan.before[obj.pk], new, authors)
         if entry is not None:
             entries.append(entry)
-        note_saved(obj, plan.fields, computed)
+        note_saved(obj, known, unknown)
     writer.write(using, entries)
 
 
