@@ -102,12 +102,14 @@ class HistoryQuerySet(ObjectDeltaQuerySet):
         """Put the object of ``delta`` back in its state at that delta and return it.
 
         Updates the fields that differ (excluded fields keep their values), or
-        inserts the object again when it is gone; recorded when a context is
+        inserts the object again when it is gone, and gives its many-to-many
+        relations back the members they had then; recorded when a context is
         active.
         """
         snapshot = self.filter(pk=delta.pk).with_snapshot().get().snapshot
-        restored = restore(snapshot)
-        restore_memberships(restored, delta)
+        with transaction.atomic(using=snapshot._state.db):
+            restored = restore(snapshot)
+            restore_memberships(restored, delta)
         return restored
 
     def members(
