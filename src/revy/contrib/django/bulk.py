@@ -125,23 +125,23 @@ def saved_attnames(fields: list[models.Field], computed: list[models.Field]) -> 
 def record_bulk_create(sender: type[models.Model], objects: list[models.Model], using: str, **kwargs: Any) -> None:
     spec = spec_for(sender)
     assert spec is not None
-    objects = [obj for obj in objects if type(obj)._meta.concrete_model is spec.model]
+    fields = list(spec.fields)
     computed = [
         f
-        for f in spec.fields
+        for f in fields
         if any(f.attname not in obj.__dict__ or is_computed(obj.__dict__[f.attname]) for obj in objects)
     ]
     read = rows_by_pk(spec.model, using, [obj.pk for obj in objects], [f.attname for f in computed]) if computed else {}
     actor = Context.get_actor()
     object_description = Context.get_object_delta_description()
     author = (actor, Context.get_attribute_delta_description())
-    known, unknown = saved_attnames(list(spec.fields), computed)
+    known, unknown = saved_attnames(fields, computed)
     entries = []
     for obj in objects:
         values = obj.__dict__
         if computed:
             values = {**values, **dict(zip((f.attname for f in computed), read[obj.pk], strict=True))}
-        authors = authors_of(obj, list(spec.fields))
+        authors = authors_of(obj, fields)
         entries.append(
             ObjectEntry(
                 spec.model,
@@ -151,7 +151,7 @@ def record_bulk_create(sender: type[models.Model], objects: list[models.Model], 
                 object_description,
                 [
                     AttributeEntry(f.name, ACTION_SET, *authors.get(f.attname, author), None, values[f.attname])
-                    for f in spec.fields
+                    for f in fields
                 ],
             )
         )
