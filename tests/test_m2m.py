@@ -218,3 +218,24 @@ def test_membership_changes_write_no_delta_when_not_recording(objects: dict[str,
     # Django's own: the members already there, the INSERT; the DELETE of the clear.
     assert len(captured.captured_queries) == 3
     assert ObjectDelta.objects.count() == recorded
+
+
+@pytest.mark.django_db
+def test_undoing_a_deletion_gives_the_object_back_its_members(objects: dict[str, Any]) -> None:
+    article, (red, green, blue, _), ann = objects["article"], objects["labels"], objects["ann"]
+    with Context():
+        article.labels.set([red, green, blue])
+        article.contributors.add(ann)
+    blue_pk, article_pk = blue.pk, article.pk
+    with Context():
+        blue.delete()  # a member gone before the undo: left out
+    with Context.via_revision_description("cleanup"):
+        article.labels.remove(green)
+        article.delete()
+
+    Revision.objects.get(description="cleanup").revert()
+
+    article = Article.objects.get(pk=article_pk)
+    assert set(article.labels.all()) == {red, green}
+    assert list(article.contributors.all()) == [ann]
+    assert blue_pk not in set(article.labels.values_list("pk", flat=True))

@@ -33,6 +33,7 @@ from django.db.models.signals import m2m_changed
 
 from revy.context import Context
 from revy.contrib.django import conf, writer
+from revy.contrib.django.actions import DELETE as ACTION_DELETE
 from revy.contrib.django.actions import SET as ACTION_SET
 from revy.contrib.django.actions import UNSET as ACTION_UNSET
 from revy.contrib.django.actions import UPDATE as ACTION_UPDATE
@@ -108,14 +109,15 @@ def _connect_through(model: type[models.Model], through: type[models.Model], fie
     m2m_changed.connect(record_membership_change, sender=through, weak=False, dispatch_uid=uid)
 
 
+def sides_for(model: type[models.Model]) -> list[Side]:
+    """The tracked sides of the relations of ``model`` (or of its concrete model)."""
+    concrete = model._meta.concrete_model
+    return [side for field in list(_relations.values()) for side in sides_of(field) if side.model is concrete]
+
+
 def side_named(model: type[models.Model], name: str) -> Side | None:
     """The tracked side of a relation that ``model`` (or its concrete model) calls ``name``, if any."""
-    concrete = model._meta.concrete_model
-    for field in _relations.values():
-        for side in sides_of(field):
-            if side.model is concrete and side.name == name:
-                return side
-    return None
+    return next((side for side in sides_for(model) if side.name == name), None)
 
 
 # Recording
@@ -241,10 +243,40 @@ def members_at(
 
 def restore_memberships(obj: models.Model, delta: models.Model) -> None:
     """Give ``obj`` back the members of each recorded relation as they were right after ``delta``."""
-    for field in list(_relations.values()):
-        for side in sides_of(field):
-            if side.model is obj._meta.concrete_model and _membership_rows(obj, side.name).exists():
-                _write(obj, side.name, lambda manager, s=side: manager.set(members_at(obj, s.name, delta=delta)))
+    for side in sides_for(type(obj)):
+        if _membership_rows(obj, side.name).exists():
+            members = members_at(obj, side.name, delta=delta)
+            _write(obj, side.name, lambda manager, members=members: manager.set(members))
+
+
+def _restore_members_of_deleted(revision: models.Model, using: str) -> None:
+    """Give each object ``revision`` deleted (and the undo put back) the members it had just before.
+
+    Deleting an object deletes its rows of the through tables without a
+    ``m2m_changed``; what it had is known from the memberships recorded up
+    to its delete. Members gone since are left out; the rows of an explicit
+    through model take their defaults.
+    """
+    delta_model = apps.get_model(conf.object_delta_model_label())
+    deletes = (
+        delta_model._base_manager.using(using)
+        .filter(revision=revision, action=ACTION_DELETE)
+        .values_list("pk", "content_type_id", "content_id")
+    )
+    for delta_pk, type_id, content_id in deletes:
+        model = model_of(type_id, using)
+        sides = [] if model is None else sides_for(model)
+        if not sides:
+            continue
+        assert model is not None
+        obj = model._base_manager.using(using).filter(pk=model._meta.pk.to_python(content_id)).first()
+        if obj is None:
+            continue
+        for side in sides:
+            members = members_at(obj, side.name, delta=delta_model(pk=delta_pk))
+            alive = list(side.other._base_manager.using(using).filter(pk__in=members).values_list("pk", flat=True))
+            if alive:
+                _write(obj, side.name, lambda manager, alive=alive: manager.add(*alive))
 
 
 def revert_memberships(revision: models.Model, using: str) -> None:
@@ -252,7 +284,9 @@ def revert_memberships(revision: models.Model, using: str) -> None:
 
     Each relation is put back through one side: the declaring one when it is
     tracked, so the same change recorded on both sides is undone once.
+    Objects the revision deleted get their members back first.
     """
+    _restore_members_of_deleted(revision, using)
     first_actions: dict[tuple[int, str, str], dict[Any, int]] = defaultdict(dict)
     rows = (
         _attribute_delta_model()
