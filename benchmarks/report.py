@@ -147,8 +147,9 @@ def render(results: dict[str, Any], skipped: dict[str, str], machine: dict[str, 
         "- *reversion*: each operation in its own `reversion.create_revision()`; it records nothing "
         "on delete (cascades included).",
         "- *pghistory* (PostgreSQL only): database triggers record inserts, updates and deletes.",
-        "- The bulk row compares row-by-row saves with plain Django's `save()` of each row in one "
-        "transaction, and bulk paths with plain `bulk_create`.",
+        "- The bulk creates compare row-by-row saves with plain Django's `save()` of each row in one "
+        "transaction, and bulk paths with plain `bulk_create`; the `update()` row compares with plain "
+        "Django's same `update()`, the `add()` row with plain Django's same `add()` (per member).",
         "- Reads run after `ANALYZE`, on tables holding everything the run wrote before.",
         "",
     ]

@@ -8,6 +8,7 @@ hits them all alike. The parent process writes the Markdown table.
     python -m benchmarks.run                 # SQLite, and PostgreSQL when reachable
     python -m benchmarks.run --quick         # smaller batches, fewer rounds
     python -m benchmarks.run --db sqlite     # one database only
+    python -m benchmarks.run --only bulk     # only the bulk rows
 
 PostgreSQL is measured three times: as Django and revy come (each statement
 parsed and planned by the server every time), with revy's
@@ -46,14 +47,15 @@ class Sizes:
     rounds: int
     rows: int  # creates, updates and deletes per round
     parents: int  # cascade deletes per round, each of a parent with 100 children
-    bulk: int  # rows created in one scope
+    bulk: int  # rows created in one scope, and rows changed by one update()
     bulk_rounds: int
+    members: int  # members given to one object by one add()
     reads: int  # history and point-in-time reads per round
     floor: int  # replays of the untracked and the tracked create's SQL (benchmarks.floor)
 
 
-FULL = Sizes(rounds=5, rows=100, parents=8, bulk=10_000, bulk_rounds=2, reads=30, floor=500)
-QUICK = Sizes(rounds=3, rows=40, parents=3, bulk=1_000, bulk_rounds=2, reads=10, floor=200)
+FULL = Sizes(rounds=5, rows=100, parents=8, bulk=10_000, bulk_rounds=2, members=1_000, reads=30, floor=500)
+QUICK = Sizes(rounds=3, rows=40, parents=3, bulk=1_000, bulk_rounds=2, members=1_000, reads=10, floor=200)
 DATABASES = ["sqlite", "postgres", "postgres-prepared", "postgres-psycopg"]
 
 
@@ -77,8 +79,8 @@ def postgres_reachable() -> str | None:
     return None
 
 
-def measure(db: str, sizes: Sizes) -> dict[str, Any]:
-    """Run the suite on ``db`` in a child process and return its results."""
+def measure(db: str, sizes: Sizes, only: str = "") -> dict[str, Any]:
+    """Run the suite on ``db`` in a child process and return its results (``only="bulk"``: the bulk rows)."""
     with tempfile.TemporaryDirectory() as directory:
         output = Path(directory) / "results.json"
         database, _, variant = db.partition("-")
@@ -91,7 +93,7 @@ def measure(db: str, sizes: Sizes) -> dict[str, Any]:
         }
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
         subprocess.run(
-            [sys.executable, "-m", "benchmarks.suite", json.dumps(sizes.__dict__), str(output)],
+            [sys.executable, "-m", "benchmarks.suite", json.dumps(sizes.__dict__), str(output), *filter(None, [only])],
             cwd=ROOT,
             env=env,
             check=True,
@@ -121,6 +123,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", default=bool(os.environ.get("REVY_BENCH_QUICK")))
     parser.add_argument("--db", choices=["all", *DATABASES], default="all")
     parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT)
+    parser.add_argument(
+        "--only", choices=["bulk"], default="", help="only the bulk rows (bulk_create, update(), add()), no floors"
+    )
     args = parser.parse_args(argv)
     sizes = QUICK if args.quick else FULL
 
@@ -136,7 +141,7 @@ def main(argv: list[str] | None = None) -> int:
                 skipped[db] = reason
                 continue
         print(f"Measuring on {db} ...", file=sys.stderr)
-        results[db] = measure(db, sizes)
+        results[db] = measure(db, sizes, args.only)
 
     from benchmarks.report import render
 

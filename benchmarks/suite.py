@@ -1,7 +1,8 @@
 """The operations, run for every library on one database in one process.
 
-``python -m benchmarks.suite SIZES_JSON OUTPUT_JSON`` with
-``DJANGO_SETTINGS_MODULE=benchmarks.settings``; ``benchmarks.run`` calls it.
+``python -m benchmarks.suite SIZES_JSON OUTPUT_JSON [bulk]`` with
+``DJANGO_SETTINGS_MODULE=benchmarks.settings``; ``benchmarks.run`` calls it
+(``bulk``: only the bulk rows, without the floors).
 
 Every single-row operation runs in autocommit, as a view does without
 ``ATOMIC_REQUESTS``, so each pays its own commit. revy's operations run
@@ -36,11 +37,11 @@ from auditlog.models import LogEntry  # noqa: E402
 from django.apps import apps  # noqa: E402
 from django.conf import settings  # noqa: E402
 from django.db import connection, models, transaction  # noqa: E402
-from django.db.models import Prefetch  # noqa: E402
+from django.db.models import F, Prefetch  # noqa: E402
 from django.test.utils import CaptureQueriesContext  # noqa: E402
 from django.utils import timezone  # noqa: E402
 from reversion.models import Version  # noqa: E402
-from simple_history.utils import bulk_create_with_history  # noqa: E402
+from simple_history.utils import bulk_create_with_history, bulk_update_with_history  # noqa: E402
 
 from benchmarks import floor  # noqa: E402
 from benchmarks.benchapp import models as bench  # noqa: E402
@@ -118,8 +119,8 @@ def libraries() -> list[Library]:
             bench.RevyParent,
             bench.RevyChild,
             batch_scope=Context,
-            bulk=save_each,
-            bulk_path="save() of each row in one Context and transaction (bulk_create is not tracked)",
+            bulk=lambda objs: bench.RevyItem.objects.bulk_create(objs),
+            bulk_path="`bulk_create` (recorded by revy's default manager)",
             history=revy_history,
             history_api="`obj.history` with its attribute deltas (`Prefetch(..., to_attr=...)`)"
             if hasattr(bench.RevyItem, "history")
@@ -312,6 +313,93 @@ def op_read(read: Callable[[], Any], n: int) -> Batch:
     return Batch([read] * n)
 
 
+def queryset_update(objs: list[Any]) -> None:
+    """One ``update()`` of every row of ``objs``: an expression and a value."""
+    model = type(objs[0])
+    model.objects.filter(pk__gte=objs[0].pk, pk__lte=objs[-1].pk).update(count=F("count") + 1, note="bulk")
+
+
+def simple_history_update(objs: list[Any]) -> None:
+    """The same change through simple-history's helper, which needs the rows as objects."""
+    for obj in objs:
+        obj.count += 1
+        obj.note = "bulk"
+    bulk_update_with_history(objs, bench.ShItem, ["count", "note"])
+
+
+def op_update_many(lib: Library, update: Callable[[list[Any]], Any], n: int) -> Batch:
+    return batch_of(lib, [partial(update, fresh_items(lib, n))], units=n)
+
+
+@dataclass
+class Relation:
+    """A model whose objects get members in one ``add()``, for one library."""
+
+    key: str
+    tagged: type[models.Model]
+    tag: type[models.Model]
+    scope: Callable[[], AbstractContextManager[Any]] = nothing
+
+
+def op_add(relation: Relation, n: int) -> Batch:
+    with Context.as_disabled():
+        tags = relation.tag.objects.bulk_create([relation.tag(name=f"tag {i}") for i in range(n)])
+        tagged = relation.tagged.objects.create(name="tagged")
+    return Batch([partial(tagged.tags.add, *tags)], relation.scope, units=n)  # type: ignore[attr-defined]
+
+
+def bulk_rows(libs: list[Library], sizes: dict[str, int]) -> dict[str, dict[str, Any]]:
+    """The bulk paths: creates, one update() of many rows, one add() of many members; per row."""
+    plain = libs[0]
+    by_key = {lib.key: lib for lib in libs}
+    bulk_cases = [
+        Case("plain", lambda n: op_bulk(plain, plain.item.objects.bulk_create, n), "`bulk_create`"),
+        Case("plain save()", lambda n: op_bulk(plain, save_each, n), "save() of each row in one transaction", None),
+    ]
+    for lib in libs:
+        if lib.bulk is not None:
+            baseline = "plain save()" if lib.bulk_path.startswith("save()") else "plain"
+            bulk_cases.append(Case(lib.key, partial(op_bulk, lib, lib.bulk), lib.bulk_path, baseline))
+    rows = {
+        f"{sizes['bulk']:,} creates in one scope (per row)": run_rounds(
+            bulk_cases, sizes["bulk"], sizes["bulk_rounds"], counted=1000
+        )
+    }
+
+    update_cases = [
+        Case("plain", partial(op_update_many, plain, queryset_update), "`update(count=F(...) + 1, note=...)`"),
+        Case("revy", partial(op_update_many, by_key["revy"], queryset_update), "the same `update()`, recorded"),
+        Case(
+            "simple-history",
+            partial(op_update_many, by_key["simple-history"], simple_history_update),
+            "`bulk_update_with_history` of the loaded rows",
+        ),
+    ]
+    if "pghistory" in by_key:
+        update_cases.append(
+            Case("pghistory", partial(op_update_many, by_key["pghistory"], queryset_update), "`update()` (triggers)")
+        )
+    rows[f"{sizes['bulk']:,} rows changed by one update() (per row)"] = run_rounds(
+        update_cases, sizes["bulk"], sizes["bulk_rounds"], counted=1000
+    )
+
+    relations = [
+        Relation("plain", bench.PlainTagged, bench.PlainTag),
+        Relation("revy", bench.RevyTagged, bench.RevyTag, Context),
+        Relation("simple-history", bench.ShTagged, bench.ShTag),
+    ]
+    notes = {
+        "plain": "`obj.tags.add(*tags)` (Django's fast path: nothing listens)",
+        "revy": "the same `add()`, recorded",
+        "simple-history": "the same `add()`, `HistoricalRecords(m2m_fields=[tags])`",
+    }
+    add_cases = [Case(r.key, partial(op_add, r), notes[r.key]) for r in relations]
+    rows[f"one add() of {sizes['members']:,} members (per member)"] = run_rounds(
+        add_cases, sizes["members"], sizes["rounds"], counted=sizes["members"]
+    )
+    return rows
+
+
 @dataclass
 class Measurement:
     seconds: list[float]  # per unit: the median of each round
@@ -387,7 +475,6 @@ def run_rounds(cases: list[Case], n: int, rounds: int, counted: int = 20) -> dic
 
 def run_suite(sizes: dict[str, int]) -> dict[str, Any]:
     libs = libraries()
-    plain = libs[0]
     results: dict[str, dict[str, Any]] = {}
     rounds, rows = sizes["rounds"], sizes["rows"]
 
@@ -406,18 +493,8 @@ def run_suite(sizes: dict[str, int]) -> dict[str, Any]:
         n = sizes["parents"] if fn is op_cascade else rows
         done(op, run_rounds([Case(lib.key, partial(fn, lib)) for lib in libs], n, rounds))
 
-    bulk_cases = [
-        Case("plain", lambda n: op_bulk(plain, plain.item.objects.bulk_create, n), "`bulk_create`"),
-        Case("plain save()", lambda n: op_bulk(plain, save_each, n), "save() of each row in one transaction", None),
-    ]
-    for lib in libs:
-        if lib.bulk is not None:
-            baseline = "plain save()" if lib.bulk_path.startswith("save()") else "plain"
-            bulk_cases.append(Case(lib.key, partial(op_bulk, lib, lib.bulk), lib.bulk_path, baseline))
-    done(
-        f"{sizes['bulk']:,} creates in one scope (per row)",
-        run_rounds(bulk_cases, sizes["bulk"], sizes["bulk_rounds"], counted=1000),
-    )
+    for op, measured in bulk_rows(libs, sizes).items():
+        done(op, measured)
 
     readers = [lib for lib in libs if lib.history is not None]
     subjects = {lib.key: changed_object(lib) for lib in readers}
@@ -484,13 +561,17 @@ def test_database() -> Iterator[None]:
 
 def main() -> None:
     sizes = json.loads(sys.argv[1])
+    only_bulk = len(sys.argv) > 3 and sys.argv[3] == "bulk"
     with test_database():
-        results = run_suite(sizes)
-        info = {"database": database_version(), "results": results, "time": timezone.now().isoformat()}
-        # With server-side binding Django's log shows a statement, not what psycopg sends: nothing to replay.
-        if not connection.settings_dict["OPTIONS"].get("server_side_binding"):
-            info["cascade_floor"] = floor.listening_cascade(3 * sizes["parents"])
-            info["floor"] = floor.measure(sizes["floor"], new_item)  # last: it drops revy's indexes
+        if only_bulk:
+            info = {"database": database_version(), "results": bulk_rows(libraries(), sizes)}
+        else:
+            info = {"database": database_version(), "results": run_suite(sizes)}
+            # With server-side binding Django's log shows a statement, not what psycopg sends: nothing to replay.
+            if not connection.settings_dict["OPTIONS"].get("server_side_binding"):
+                info["cascade_floor"] = floor.listening_cascade(3 * sizes["parents"])
+                info["floor"] = floor.measure(sizes["floor"], new_item)  # last: it drops revy's indexes
+        info["time"] = timezone.now().isoformat()
     with open(sys.argv[2], "w") as output:
         json.dump(info, output)
 

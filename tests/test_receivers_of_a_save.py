@@ -42,7 +42,7 @@ def recorded() -> list[tuple[int, str, dict[str, tuple[Any, Any]]]]:
 
 @in_either_mode
 def test_a_queryset_update_by_a_pre_save_receiver_is_not_the_saves_write(mode: str) -> None:
-    *_, chosen = (Record.objects.create(title=t, active=True) for t in ("first", "second", "chosen"))
+    first, second, chosen = (Record.objects.create(title=t, active=True) for t in ("first", "second", "chosen"))
     updated: list[int] = []
 
     def only_one_active(sender: Any, instance: Record, **kwargs: Any) -> None:
@@ -53,7 +53,12 @@ def test_a_queryset_update_by_a_pre_save_receiver_is_not_the_saves_write(mode: s
         chosen.save()
 
     assert updated == [2]
-    assert recorded() == [(ObjectDelta.ACTION_UPDATE, str(chosen.pk), {"title": ("chosen", "the one")})]
+    # The receiver's update() is recorded as its own change (contract §10), before the save's.
+    assert recorded() == [
+        (ObjectDelta.ACTION_UPDATE, str(first.pk), {"active": (True, False)}),
+        (ObjectDelta.ACTION_UPDATE, str(second.pk), {"active": (True, False)}),
+        (ObjectDelta.ACTION_UPDATE, str(chosen.pk), {"title": ("chosen", "the one")}),
+    ]
     assert Revision.objects.count() == 1
     assert list(Record.objects.filter(active=True)) == [chosen]
 

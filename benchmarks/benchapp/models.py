@@ -115,3 +115,36 @@ class AlChild(ChildFields):
 
 for model in (AlItem, AlParent, AlChild):
     auditlog.register(model)
+
+
+# Many-to-many: an object given members in one add(); only the declaring side is tracked.
+class TagFields(models.Model):
+    name = models.CharField(max_length=100)
+
+    class Meta:
+        abstract = True
+
+
+class PlainTag(TagFields):
+    pass
+
+
+class PlainTagged(ParentFields):
+    tags = models.ManyToManyField(PlainTag, related_name="tagged")
+
+
+class RevyTag(TagFields):
+    pass
+
+
+class RevyTagged(ParentFields, RevyTrackedModel):
+    tags = models.ManyToManyField(RevyTag, related_name="tagged")
+
+
+class ShTag(TagFields):
+    pass
+
+
+class ShTagged(ParentFields):
+    tags = models.ManyToManyField(ShTag, related_name="tagged")
+    history = HistoricalRecords(m2m_fields=[tags])

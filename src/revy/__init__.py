@@ -1,7 +1,8 @@
 """revy: field-by-field revision history for Django models.
 
 The context API is plain Python and imports without Django settings; the
-Django parts (``RevyTrackedModel``, ``register``, signals) load on first use,
+Django parts (``RevyTrackedModel``, ``register``, signals, the bulk write
+functions ``bulk_create``, ``bulk_update`` and ``update``) load on first use,
 so ``from revy import RevyTrackedModel`` works inside a ``models.py``.
 """
 
@@ -19,10 +20,12 @@ from revy.errors import (
     RegistrationError,
     RevertConflict,
     RevyError,
+    UnrecordableWrite,
 )
 
 if TYPE_CHECKING:
     from revy import signals
+    from revy.contrib.django.querysets import bulk_create, bulk_update, update
     from revy.contrib.django.tracking import RevyTrackedModel, register
 
 __all__ = [
@@ -37,14 +40,21 @@ __all__ = [
     "RevertConflict",
     "RevyError",
     "RevyTrackedModel",
+    "UnrecordableWrite",
+    "bulk_create",
+    "bulk_update",
     "register",
     "signals",
+    "update",
 ]
 
 _LAZY = {
     "RevyTrackedModel": "revy.contrib.django.tracking",
     "register": "revy.contrib.django.tracking",
     "signals": "revy.signals",
+    "bulk_create": "revy.contrib.django.querysets",
+    "bulk_update": "revy.contrib.django.querysets",
+    "update": "revy.contrib.django.querysets",
 }
 
 

@@ -47,3 +47,14 @@ class RevertConflict(RevyError):
 
 class DifferentObjects(RevyError, ValueError):
     """Two deltas compared with ``diff()`` belong to different objects."""
+
+
+class UnrecordableWrite(RevyError):
+    """A bulk write whose deltas revy cannot tell; raised before anything is written.
+
+    ``bulk_create(ignore_conflicts=True)`` or ``update_conflicts=True`` inside a
+    recording context (which rows were inserted, which skipped or updated, is
+    not known), or objects without primary keys on a database that returns none
+    from a bulk insert (MySQL). Run it in ``Context.as_disabled()`` to write it
+    unrecorded.
+    """

@@ -269,3 +269,28 @@ class Ticket(RevyTrackedModel):
 
     def __str__(self) -> str:
         return self.title
+
+
+class Label(RevyTrackedModel):
+    name = models.CharField(max_length=50)
+
+
+class Article(RevyTrackedModel):
+    """Bulk writes, update() and many-to-many relations, auto-created and explicit."""
+
+    title = models.CharField(max_length=100)
+    price = models.DecimalField(max_digits=12, decimal_places=2, default=Decimal("0"))
+    count = models.IntegerField(default=0)
+    author = models.ForeignKey(Author, models.SET_NULL, null=True, blank=True, related_name="articles")
+    labels = models.ManyToManyField(Label, related_name="articles", blank=True)
+    contributors = models.ManyToManyField(
+        Author, through="Contribution", related_name="contributed_articles", blank=True
+    )
+
+
+class Contribution(models.Model):
+    """An explicit through model, untracked itself."""
+
+    article = models.ForeignKey(Article, models.CASCADE)
+    author = models.ForeignKey(Author, models.CASCADE)
+    role = models.CharField(max_length=20, default="writer")

@@ -10,6 +10,7 @@ class RevyConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from revy.contrib.django import checks, recording  # noqa: F401  (checks register themselves)
+        from revy.contrib.django import checks, m2m, recording  # noqa: F401  (checks register themselves)
 
         recording.connect_receivers()
+        m2m.connect_relations()

@@ -9,6 +9,9 @@ from django.core import checks
 
 from revy.contrib.django import conf
 from revy.contrib.django import models as revy_models
+from revy.contrib.django.querysets import RevyQuerySetMixin
+from revy.contrib.django.specs import tracked_models
+from revy.contrib.django.tracking import RevyTrackedModel
 
 
 @checks.register()
@@ -61,3 +64,30 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckM
         message = f"REVY_REQUEST_DESCRIPTION_HEADER must be a header name or None, not {header!r}."
         errors.append(checks.Error(message, id="revy.E007"))
     return errors
+
+
+@checks.register()
+def check_bulk_writes(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """revy.W001: a ``RevyTrackedModel`` whose default manager would not record bulk writes.
+
+    Models registered with ``revy.register()`` keep their own managers by
+    design; their bulk writes go through ``revy.bulk_create()`` and friends.
+    """
+    warnings: list[checks.CheckMessage] = []
+    for model in tracked_models():
+        if app_configs is not None and model._meta.app_config not in app_configs:
+            continue
+        if issubclass(model, RevyTrackedModel) and not isinstance(
+            model._default_manager.get_queryset(), RevyQuerySetMixin
+        ):
+            warnings.append(
+                checks.Warning(
+                    f"The default manager of {model._meta.label} ({type(model._default_manager).__name__}) "
+                    "does not record bulk_create(), bulk_update() or update().",
+                    hint="Build its queryset with revy.contrib.django.querysets.RevyQuerySetMixin, "
+                    "or call revy.bulk_create(), revy.bulk_update() and revy.update().",
+                    obj=model,
+                    id="revy.W001",
+                )
+            )
+    return warnings

@@ -25,6 +25,7 @@ from revy.contrib.django import conf
 from revy.contrib.django.actions import CREATE as ACTION_CREATE
 from revy.contrib.django.actions import DELETE as ACTION_DELETE
 from revy.contrib.django.content_types import model_of
+from revy.contrib.django.m2m import members_at, restore_memberships, revert_memberships
 from revy.contrib.django.managers import ObjectDeltaQuerySet
 from revy.contrib.django.snapshot import ObjectSnapshot, build_instance, snapshot_of
 from revy.contrib.django.specs import spec_for
@@ -101,11 +102,26 @@ class HistoryQuerySet(ObjectDeltaQuerySet):
         """Put the object of ``delta`` back in its state at that delta and return it.
 
         Updates the fields that differ (excluded fields keep their values), or
-        inserts the object again when it is gone; recorded when a context is
+        inserts the object again when it is gone, and gives its many-to-many
+        relations back the members they had then; recorded when a context is
         active.
         """
         snapshot = self.filter(pk=delta.pk).with_snapshot().get().snapshot
-        return restore(snapshot)
+        with transaction.atomic(using=snapshot._state.db):
+            restored = restore(snapshot)
+            restore_memberships(restored, delta)
+        return restored
+
+    def members(
+        self, name: str, *, as_of: datetime.datetime | None = None, at: models.Model | None = None
+    ) -> set[Any]:
+        """On ``obj.history``: the keys of the members of its many-to-many relation ``name``.
+
+        Those it had at ``as_of``, or right after the delta ``at``; with
+        neither, the members recorded last.
+        """
+        assert self.tracked_object is not None, "use instance.history"
+        return members_at(self.tracked_object, name, delta=at, when=as_of)
 
 
 class HistoryDescriptor:
@@ -209,6 +225,7 @@ def revert_revision(revision: models.Model) -> Any:
                 _write(obj, None, using)
             for obj, changed in updates:
                 _write(obj, [f.name for f in changed], using)
+            revert_memberships(revision, using)
     return recorded[0] if recorded else None
 
 

@@ -44,22 +44,27 @@ from django.db.models.signals import post_delete, post_save, pre_delete, pre_sav
 
 from revy import signals
 from revy.context import Context
-from revy.contrib.django import conf, writer
+from revy.contrib.django import bulk, conf, m2m, writer
 from revy.contrib.django.actions import CREATE as ACTION_CREATE
 from revy.contrib.django.actions import DELETE as ACTION_DELETE
 from revy.contrib.django.actions import SET as ACTION_SET
 from revy.contrib.django.actions import UNSET as ACTION_UNSET
 from revy.contrib.django.actions import UPDATE as ACTION_UPDATE
 from revy.contrib.django.deletion import SETS_FIELD
-from revy.contrib.django.specs import TRACKER_NAME, TrackingSpec, all_models, spec_for, tracked_models
+from revy.contrib.django.specs import (
+    ATTRIBUTION_ATTRIBUTE,
+    TRACKER_NAME,
+    TrackingSpec,
+    all_models,
+    spec_for,
+    tracked_models,
+)
 from revy.contrib.django.values import attname_value
 from revy.contrib.django.writer import AttributeEntry, ObjectEntry
 
 PLAN_ATTRIBUTE = "_revy_deletion_plan"
 CASCADED_ATTRIBUTE = "_revy_cascaded"
 PENDING_SAVE_ATTRIBUTE = "_revy_pending_save"
-# Who assigned each field (actor, description), kept on the instance until it is saved.
-ATTRIBUTION_ATTRIBUTE = "_revy_attribution"
 
 
 _connected = False
@@ -95,6 +100,8 @@ def connect(model: type[models.Model]) -> None:
     post_save.connect(record_save, sender=model, weak=False, dispatch_uid=uid)
     pre_delete.connect(plan_delete, sender=model, weak=False, dispatch_uid=uid)
     post_delete.connect(record_delete, sender=model, weak=False, dispatch_uid=uid)
+    bulk.connect(model)
+    m2m.connect(model)
 
 
 def connect_deletion_targets() -> None:

@@ -15,6 +15,8 @@ from django.db import models
 
 # The tracker's name on a tracked model; each instance keeps its record under "_" + this.
 TRACKER_NAME = "revy_tracker"
+# Who assigned each field of a tracked instance (actor, description), kept on it until it is saved.
+ATTRIBUTION_ATTRIBUTE = "_revy_attribution"
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,7 @@ from model_utils.tracker import FieldInstanceTracker, FieldsContext, lightweight
 
 from revy.contrib.django import recording
 from revy.contrib.django.history import attach_history, check_history_attribute
+from revy.contrib.django.querysets import RevyManager
 from revy.contrib.django.specs import TRACKER_NAME, TrackingSpec, _specs, spec_for
 from revy.errors import RegistrationError
 
@@ -151,6 +152,9 @@ class RevyTrackedModel(models.Model):
     revy_fields: Iterable[str] | None = None
     revy_exclude: Iterable[str] = ()
     _revy_attnames: frozenset[str] = frozenset()
+
+    # Records bulk_create(), bulk_update() and update() (see revy.contrib.django.querysets).
+    objects = RevyManager()
 
     class Meta:
         abstract = True

@@ -20,13 +20,13 @@ from dataclasses import dataclass, field
 from functools import cache, cached_property
 from typing import Any
 
+from django.apps import apps
 from django.db import connections, models, transaction
 from django.utils import timezone
 
 from revy.context import Context
 from revy.contrib.django import conf
 from revy.contrib.django.content_types import content_type_of
-from revy.contrib.django.models import get_attribute_delta_model, get_object_delta_model, get_revision_model
 from revy.contrib.django.values import RevyJSONEncoder, fields_by_name, storable
 from revy.errors import EncodingError, InvalidActor, MisconfiguredModel
 
@@ -464,9 +464,10 @@ def one_statement(
 @cache
 def writers_for(using: str) -> Writers:
     return Writers(
-        TableWriter(get_revision_model(), using, REVISION_COLUMNS),
-        TableWriter(get_object_delta_model(), using, OBJECT_DELTA_COLUMNS),
-        TableWriter(get_attribute_delta_model(), using, ATTRIBUTE_DELTA_COLUMNS),
+        # The models in use, by their settings: the writer sits below the models module.
+        TableWriter(apps.get_model(conf.revision_model_label()), using, REVISION_COLUMNS),
+        TableWriter(apps.get_model(conf.object_delta_model_label()), using, OBJECT_DELTA_COLUMNS),
+        TableWriter(apps.get_model(conf.attribute_delta_model_label()), using, ATTRIBUTE_DELTA_COLUMNS),
     )
 
 
