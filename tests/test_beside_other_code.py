@@ -240,6 +240,7 @@ REWRITES: dict[str, Callable[[str], str]] = {
     "prefix line comment": lambda sql: "-- tag\n" + sql,
     "sqlcommenter": lambda sql: sql + " /*controller='index',framework='django%%3A5.2',route='%%5E%%24'*/",
     "trailing newline": lambda sql: sql + "\n",
+    "trailing semicolon": lambda sql: sql + ";",
 }
 
 
@@ -305,8 +306,9 @@ def test_rewriting_inside_revys_wrapper_keeps_the_write_whole(mode: str, name: s
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="one-statement writes are PostgreSQL's")
 @pytest.mark.django_db(transaction=True)
-@pytest.mark.parametrize("name", [*REWRITES, "set_config prefix"])
+@pytest.mark.parametrize("name", [*(name for name in REWRITES if name != "trailing semicolon"), "set_config prefix"])
 def test_on_postgresql_a_rewritten_write_still_carries_its_deltas(name: str) -> None:
+    # (After a statement ended by ";" nothing can follow inside it: that write takes the transaction path.)
     def set_config(sql: str) -> str:
         return "SELECT set_config('revy.test', %s, true); " + sql
 

@@ -344,7 +344,8 @@ def split_statement(sql: str, starts: tuple[str, ...]) -> tuple[str, str, str] |
     """``sql`` as (what stands before the statement that begins with one of ``starts``, it, the comments after it).
 
     Before it may stand white space, comments and whole statements ended by
-    ``;``; after it, white space and comments. None when ``sql`` is not so.
+    ``;``; after it, white space and comments. None when ``sql`` is not so
+    (a ``;`` after it included).
     """
     position, length = 0, len(sql)
     while True:
@@ -369,6 +370,8 @@ def split_statement(sql: str, starts: tuple[str, ...]) -> tuple[str, str, str] |
         if start <= 0:
             break
         body = body[:start].rstrip()
+    if body.endswith(";"):
+        return None  # a statement ended: nothing can follow it inside a CTE
     return head, body, rest[len(body) :]
 
 
