@@ -175,14 +175,35 @@ class ObjectSnapshot(Func):
             f"WHERE {quote('app_label')} = %s AND {quote('model')} = %s)"
         )
         meta = self.model._meta.concrete_model._meta  # type: ignore[union-attr]
+        page, page_params = self._returned_rows(compiler, connection, own_pk, pk_params)
+        params: list[Any] = [*type_params, meta.app_label, meta.model_name, *page_params]
         pieces = ["'{\"_\":0'"]
-        params: list[Any] = [*type_params, meta.app_label, meta.model_name]
         for index, field in enumerate(self.fields):
             # A field without attribute delta gives NULL here and drops out of the object.
             pieces.append(f"COALESCE({newest}, '')")
             params.extend([f',"{index}":', ACTION_SET, *type_params, *id_params, field.name, *pk_params])
         pieces.append("'}'")
-        return f"CASE WHEN {own_type} = {wanted_type} THEN {self._concat(connection, pieces)} END", params
+        sql = f"CASE WHEN {own_type} = {wanted_type}{page} THEN {self._concat(connection, pieces)} END"
+        return sql, params
+
+    @staticmethod
+    def _returned_rows(compiler: Any, connection: Any, own_pk: str, pk_params: list[Any]) -> tuple[str, list[Any]]:
+        """With an OFFSET, a condition that holds only for the rows returned, else nothing.
+
+        PostgreSQL computes the select list of the rows an OFFSET skips too, so
+        each skipped delta would cost its snapshot; the page's own pks, selected
+        once, keep the snapshots to the rows returned.
+        """
+        query = compiler.query
+        if not query.low_mark:
+            return "", []
+        page = query.clone()
+        page.explain_info = None
+        page.select_for_update = False
+        page.clear_select_clause()
+        page.add_fields([page.get_meta().pk.attname])
+        sql, params = page.get_compiler(connection=connection).as_sql()
+        return f" AND {own_pk} IN (SELECT * FROM ({sql}) revy_page)", [*pk_params, *params]
 
     @staticmethod
     def _concat(connection: Any, pieces: list[str]) -> str:
