@@ -27,7 +27,7 @@ from revy.contrib.django.actions import CREATE as ACTION_CREATE
 from revy.contrib.django.actions import DELETE as ACTION_DELETE
 from revy.contrib.django.content_types import model_of
 from revy.contrib.django.managers import ObjectDeltaQuerySet
-from revy.contrib.django.snapshot import ObjectSnapshot, build_instance, from_stored, snapshot_of
+from revy.contrib.django.snapshot import ObjectSnapshot, build_instance, from_stored
 from revy.contrib.django.tracking import spec_for
 from revy.errors import RegistrationError, RevertConflict
 
@@ -65,17 +65,19 @@ class HistoryQuerySet(ObjectDeltaQuerySet):
             newest = before.order_by().values("content_id").annotate(newest=Max("pk")).values("newest")
             rows = self.filter(pk__in=newest).exclude(action=ACTION_DELETE).with_snapshot()
             return [row.snapshot for row in rows.order_by("pk")]
-        delta: Any = before.order_by("-pk").first()
+        delta: Any = before.order_by("-pk").annotate(snapshot=ObjectSnapshot(self._model)).first()
         if delta is None or delta.action == ACTION_DELETE:
             return None
-        return snapshot_of(delta, self._model)
+        return delta.snapshot
 
     def field_history(self, name: str) -> Any:
         """The AttributeDeltas of field ``name`` in these deltas, newest first."""
         attribute_delta = apps.get_model(conf.attribute_delta_model_label())
-        return attribute_delta.objects.using(self.db).filter(
-            object_delta__in=self.order_by().values("pk"), field_name=name
-        ).order_by("-pk")
+        deltas = attribute_delta.objects.using(self.db)
+        if self.tracked_object is not None:
+            # The object's own keys lead the attribute deltas' (content, field) index.
+            deltas = deltas.for_object(self.tracked_object)
+        return deltas.filter(object_delta__in=self.order_by().values("pk"), field_name=name).order_by("-pk")
 
     def deleted(self) -> HistoryQuerySet:
         """The last DELETE delta of each object gone now, with its ``snapshot`` to restore it::

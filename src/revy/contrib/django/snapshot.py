@@ -72,34 +72,6 @@ def build_instance(model: type[models.Model], stored: dict[str, Any], using: str
     return instance
 
 
-def snapshot_of(delta: models.Model, model: type[models.Model]) -> models.Model | None:
-    """The object of one ``delta`` as it was then, read from its attribute deltas.
-
-    For a single delta this beats annotating ``ObjectSnapshot``, whose
-    subqueries, one per field, cost more to compile than to run: one query
-    fetches the object's attribute deltas up to ``delta``, and the newest of
-    each field wins.
-    """
-    stored: dict[str, Any] = {}
-    rows = (
-        _attribute_delta_model()
-        ._base_manager.using(delta._state.db)
-        .filter(
-            content_type_id=delta.content_type_id,  # type: ignore[attr-defined]
-            content_id=delta.content_id,  # type: ignore[attr-defined]
-            object_delta_id__lte=delta.pk,
-        )
-        .order_by("-object_delta_id")
-        .values_list("field_name", "action", "old_value", "new_value")
-    )
-    for name, action, old_value, new_value in rows:
-        if name not in stored:
-            stored[name] = new_value if action == ACTION_SET else old_value
-    if model._meta.pk.name not in stored:
-        return None
-    return build_instance(model, stored, delta._state.db or "default")
-
-
 class SnapshotField(models.Field):
     """Output of ``ObjectSnapshot``: JSON text of {field index: stored value} → model instance."""
 
