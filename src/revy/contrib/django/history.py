@@ -259,9 +259,7 @@ def _planned_writes(
         if model is None or spec is None:
             continue
         pk_field = model._meta.pk
-        current = model._base_manager.using(using).in_bulk(
-            [pk_field.to_python(content_id) for content_id in objects]
-        )
+        current = model._base_manager.using(using).in_bulk([pk_field.to_python(content_id) for content_id in objects])
         for content_id, change in objects.items():
             obj = current.get(pk_field.to_python(content_id))
             if obj is None and change.deleted_by is None:
@@ -292,9 +290,7 @@ def _describe(obj: models.Model) -> str:
     return f"{obj._meta.label} {obj.pk}"
 
 
-def _check(
-    obj: models.Model, fields: list[models.Field], restored: set[tuple[Any, Any]], using: str
-) -> None:
+def _check(obj: models.Model, fields: list[models.Field], restored: set[tuple[Any, Any]], using: str) -> None:
     """Raise RevertConflict if writing ``fields`` of ``obj`` would break a unique value or a foreign key."""
     names = {f.name for f in fields}
     others = {f.name for f in obj._meta.concrete_fields if f.name not in names}

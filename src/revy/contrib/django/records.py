@@ -102,7 +102,10 @@ def _fold(deltas: models.QuerySet) -> list[HistoryRecord]:
     for row in chain.from_iterable(chunks):
         record = records.get(row[0])
         if record is None:
-            record = records[row[0]] = HistoryRecord(*row[:8], moment(row[8]))
+            pk, revision_id, action, type_id, content_id, actor_type, actor_id, description, created_at = row[:9]
+            record = records[pk] = HistoryRecord(
+                pk, revision_id, action, type_id, content_id, actor_type, actor_id, description, moment(created_at)
+            )
         name, action, old, new, actor_type, actor_id, description = row[9:]
         if name is None:  # a delta without attribute deltas
             continue

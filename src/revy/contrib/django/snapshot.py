@@ -124,10 +124,8 @@ class ObjectSnapshot(Func):
         )
         quote = connection.ops.quote_name
         attribute = _attribute_delta_model()._meta
-        column = {
-            name: quote(attribute.get_field(name).column)
-            for name in ("content_type", "content_id", "field_name", "object_delta", "action", "new_value", "old_value")
-        }
+        wanted = ("content_type", "content_id", "field_name", "object_delta", "action", "new_value", "old_value")
+        column = {f.name: quote(f.column) for f in attribute.concrete_fields if f.name in wanted}
         text = models.TextField().cast_db_type(connection)
         stored = (
             f"COALESCE(CAST(CASE WHEN {column['action']} = %s THEN {column['new_value']} "
