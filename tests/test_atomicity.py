@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from decimal import Decimal
 from contextlib import contextmanager
 from typing import Any
 
 import pytest
 from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.db.models.signals import post_delete
+from django.test import override_settings
 
 from revy import Context, EncodingError, RevyError
 from revy.contrib.django.models import AttributeDelta, ObjectDelta, Revision
@@ -113,14 +115,18 @@ def test_failed_delta_insert_rolls_back_the_delete_in_a_callers_transaction() ->
     assert_nothing_recorded()
 
 
+# An encoder that knows nothing beyond plain JSON cannot store a Decimal, which Django stores.
+STRICT = override_settings(REVY_JSON_ENCODER="tests.test_encoding.StrictEncoder")
+
+
 @pytest.mark.django_db
+@STRICT
 def test_value_the_encoder_cannot_store_rolls_back_in_a_callers_transaction() -> None:
     record = Record.objects.create(title="kept")
-    # Django stores str() of a set in a CharField; JSON has no set.
-    record.title = {"not", "json"}
+    record.price = Decimal("2.5")
     with (
         Context(),
-        pytest.raises(EncodingError, match=r"testapp\.Record\.title = "),
+        pytest.raises(EncodingError, match=r"testapp\.Record\.price = "),
         transaction.atomic(),
     ):
         record.save()
@@ -147,16 +153,17 @@ def test_failed_delta_insert_leaves_no_change_in_autocommit() -> None:
 
 
 @pytest.mark.django_db(transaction=True)
+@STRICT
 def test_value_the_encoder_cannot_store_leaves_no_change_in_autocommit() -> None:
+    record = Record.objects.create(title="kept")
     with Context():
-        with pytest.raises(EncodingError, match=r"testapp\.Record\.title = "):
-            Record.objects.create(title=object())
-        record = Record.objects.create(title="kept")
-        record.title = {"not", "json"}
-        with pytest.raises(EncodingError, match=r"testapp\.Record\.title = "):
+        with pytest.raises(EncodingError, match=r"testapp\.Record\.price = "):
+            Record.objects.create(title="never", price=Decimal("1"))
+        record.price = Decimal("2.5")
+        with pytest.raises(EncodingError, match=r"testapp\.Record\.price = "):
             record.save()
-    assert list(Record.objects.values_list("title", flat=True)) == ["kept"]
-    assert ObjectDelta.objects.count() == 1  # the create of "kept"
+    assert list(Record.objects.values_list("title", "price")) == [("kept", Decimal("0"))]
+    assert_nothing_recorded()
 
 
 # After a failure the instance still knows what the database holds.
@@ -180,10 +187,12 @@ def test_save_after_a_failed_save_records_the_change_from_the_stored_value() -> 
 def test_save_after_an_encoding_error_records_the_corrected_value() -> None:
     record = Record.objects.create(title="stored")
     with Context():
-        record.title = {"not", "json"}
-        with pytest.raises(EncodingError):
+        record.title = "attempt"
+        record.price = Decimal("2.5")
+        with STRICT, pytest.raises(EncodingError):
             record.save()
         record.title = "fixed"
+        record.price = Decimal("0")
         record.save()
     delta = AttributeDelta.objects.get()
     assert (delta.field_name, delta.old_value, delta.new_value) == ("title", "stored", "fixed")

@@ -8,7 +8,7 @@ import sys
 import textwrap
 
 import revy
-from revy.contrib.django import tracking
+from revy.contrib.django import specs, tracking
 from tests.testapp import models as testapp_models
 
 
@@ -66,4 +66,4 @@ def test_tracked_model_is_importable_from_the_package_root_in_a_models_module():
     # tests/testapp/models.py does `from revy import RevyTrackedModel`.
     assert revy.RevyTrackedModel is tracking.RevyTrackedModel
     assert issubclass(testapp_models.Author, revy.RevyTrackedModel)
-    assert tracking.spec_for(testapp_models.Author) is not None
+    assert specs.spec_for(testapp_models.Author) is not None

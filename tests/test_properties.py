@@ -11,7 +11,7 @@ from hypothesis.extra.django import TestCase
 
 from revy import Context
 from revy.contrib.django.models import ObjectDelta
-from revy.contrib.django.tracking import spec_for
+from revy.contrib.django.specs import spec_for
 from tests.testapp.models import Category, Organization, Record, Tag
 
 FIELDS = spec_for(Record).fields

@@ -14,7 +14,7 @@ from django.test.utils import isolate_apps
 
 import revy
 from revy import Context, RegistrationError, RevyTrackedModel
-from revy.contrib.django import tracking
+from revy.contrib.django import specs, tracking
 from revy.contrib.django.checks import check_settings
 from revy.contrib.django.models import AttributeDelta, ObjectDelta
 from tests.testapp.models import Author, AuthorProxy, Category
@@ -124,10 +124,10 @@ def test_registered_user_is_tracked_and_its_password_never_recorded() -> None:
 @pytest.fixture(autouse=True)
 def _forget_models_made_here() -> Iterator[None]:
     """Models a test makes leave revy's registry with it (``revy_baseline`` walks that registry)."""
-    registered = dict(tracking._specs)
+    registered = dict(specs._specs)
     yield
-    tracking._specs.clear()
-    tracking._specs.update(registered)
+    specs._specs.clear()
+    specs._specs.update(registered)
 
 
 @pytest.fixture

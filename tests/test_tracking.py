@@ -24,7 +24,7 @@ from django.test import override_settings
 from django.test.utils import CaptureQueriesContext
 
 from revy import Context
-from revy.contrib.django import tracking
+from revy.contrib.django import specs, tracking
 from revy.contrib.django.models import AttributeDelta, ObjectDelta, Revision
 from tests.modes import in_either_mode
 from tests.testapp.models import (
@@ -715,7 +715,7 @@ def test_steady_state_write_costs_two_inserts_in_autocommit() -> None:
         for operation, write in (("create", "INSERT INTO"), ("update", "UPDATE")):
             sqls = [q["sql"] for q in tracked[operation].captured_queries]
             assert len(sqls) == 1 and sqls[0].startswith(f"WITH revy_change AS ({write} "), sqls
-        # A delete is Django's transaction (it has receivers now), whose DELETE carries the deltas.
+        # A delete is Django's transaction (it has recording now), whose DELETE carries the deltas.
         assert statements(tracked["delete"])[0].startswith("WITH revy_change AS (DELETE "), tracked["delete"]
 
 
@@ -774,7 +774,7 @@ def test_readme_examples_run(section: str) -> None:
     in the real app registry, as a user's would, and leave it afterwards.
     """
     namespace: dict[str, Any] = {"__name__": "revy.contrib.django.readme"}
-    registered = dict(tracking._specs)
+    registered = dict(specs._specs)
     before = set(apps.all_models["revy"])
     made: list[type[models.Model]] = []
     blocks = re.findall(r"```python\n(.*?)```", readme_section(section), flags=re.DOTALL)
@@ -795,8 +795,8 @@ def test_readme_examples_run(section: str) -> None:
         for name in set(apps.all_models["revy"]) - before:
             del apps.all_models["revy"][name]
         apps.clear_cache()
-        tracking._specs.clear()
-        tracking._specs.update(registered)
+        specs._specs.clear()
+        specs._specs.update(registered)
 
 
 @in_either_mode

@@ -10,6 +10,6 @@ class RevyConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from revy.contrib.django import checks, receivers  # noqa: F401  (checks register themselves)
+        from revy.contrib.django import checks, recording  # noqa: F401  (checks register themselves)
 
-        receivers.connect_deletion_targets()
+        recording.connect_receivers()

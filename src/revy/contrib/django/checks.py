@@ -8,6 +8,7 @@ from django.apps import apps
 from django.core import checks
 
 from revy.contrib.django import conf
+from revy.contrib.django import models as revy_models
 
 
 @checks.register()
@@ -22,8 +23,6 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckM
                 id="revy.E001",
             )
         )
-    from revy.contrib.django import models as revy_models
-
     for setting, label, base in (
         (conf.REVISION_MODEL_SETTING, conf.revision_model_label(), revy_models.AbstractRevision),
         (conf.OBJECT_DELTA_MODEL_SETTING, conf.object_delta_model_label(), revy_models.AbstractObjectDelta),

@@ -6,7 +6,7 @@
     Swap revy's models for your own, built from the abstract bases in
     ``revy.contrib.django.models``. Set them before your first migration.
 
-``REVY_JSON_ENCODER`` (``"revy.contrib.django.encoding.RevyJSONEncoder"``)
+``REVY_JSON_ENCODER`` (``"revy.contrib.django.values.RevyJSONEncoder"``)
     Dotted path of the ``json.JSONEncoder`` subclass that stores field values.
 
 ``REVY_DELETION_CHUNK_SIZE`` (``1000``)
@@ -64,7 +64,7 @@ def attribute_delta_model_label() -> str:
 
 @cache
 def json_encoder() -> type[json.JSONEncoder]:
-    return import_string(getattr(settings, "REVY_JSON_ENCODER", "revy.contrib.django.encoding.RevyJSONEncoder"))
+    return import_string(getattr(settings, "REVY_JSON_ENCODER", "revy.contrib.django.values.RevyJSONEncoder"))
 
 
 @cache

@@ -21,7 +21,7 @@ from django.db import models
 from revy import signals
 from revy.context import Context
 from revy.contrib.django import conf
-from revy.contrib.django.tracking import spec_for
+from revy.contrib.django.specs import spec_for
 
 Handler = Callable[[Any, models.Field, Any, str], None]
 

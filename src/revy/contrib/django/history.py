@@ -27,8 +27,9 @@ from revy.contrib.django.actions import CREATE as ACTION_CREATE
 from revy.contrib.django.actions import DELETE as ACTION_DELETE
 from revy.contrib.django.content_types import model_of
 from revy.contrib.django.managers import ObjectDeltaQuerySet
-from revy.contrib.django.snapshot import ObjectSnapshot, build_instance, from_stored
-from revy.contrib.django.tracking import spec_for
+from revy.contrib.django.snapshot import ObjectSnapshot, build_instance
+from revy.contrib.django.specs import spec_for
+from revy.contrib.django.values import from_stored
 from revy.errors import RegistrationError, RevertConflict
 
 
@@ -125,15 +126,20 @@ class HistoryDescriptor:
         return queryset.for_object(instance)  # type: ignore[return-value]
 
 
-def attach_history(model: type[models.Model]) -> None:
-    """Give ``model`` its history manager, named by ``REVY_HISTORY_ATTRIBUTE``."""
+def check_history_attribute(model: type[models.Model]) -> None:
+    """Raise ``RegistrationError`` if ``model`` has an attribute of its own where its history manager goes."""
     name = conf.history_attribute()
     if not isinstance(inspect.getattr_static(model, name, None), HistoryDescriptor | None):
         raise RegistrationError(
             f"{model.__name__} already has an attribute {name!r}; set REVY_HISTORY_ATTRIBUTE "
             "to another name for revy's history manager."
         )
-    setattr(model, name, HistoryDescriptor())
+
+
+def attach_history(model: type[models.Model]) -> None:
+    """Give ``model`` its history manager, named by ``REVY_HISTORY_ATTRIBUTE``."""
+    check_history_attribute(model)
+    setattr(model, conf.history_attribute(), HistoryDescriptor())
 
 
 def restore(snapshot: models.Model) -> models.Model:

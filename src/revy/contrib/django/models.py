@@ -20,6 +20,7 @@ from django.utils import timezone
 
 from revy.contrib.django import actions, conf
 from revy.contrib.django.deletion import CASCADE, SET, SET_DEFAULT, SET_NULL
+from revy.contrib.django.history import load_actors, revert_revision
 from revy.contrib.django.managers import AttributeDeltaQuerySet, ObjectDeltaQuerySet, RevisionQuerySet
 from revy.contrib.django.snapshot import ObjectSnapshot
 
@@ -45,11 +46,20 @@ _decode = json.JSONDecoder().raw_decode
 
 
 class StoredJSONField(models.JSONField):
-    """The JSON column of deltas, encoded with ``REVY_JSON_ENCODER``."""
+    """The JSON column of deltas, encoded with ``REVY_JSON_ENCODER``.
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        kwargs.setdefault("encoder", conf.json_encoder())
-        super().__init__(*args, **kwargs)
+    The encoder is looked up when a value is written, not when the model is
+    defined, so a misspelt setting is reported by check ``revy.E004``
+    instead of breaking the import of every model.
+    """
+
+    @property
+    def encoder(self) -> type[json.JSONEncoder]:
+        return conf.json_encoder()
+
+    @encoder.setter
+    def encoder(self, value: Any) -> None:
+        """Ignored: the setting decides (JSONField's ``__init__`` assigns its argument)."""
 
     def deconstruct(self) -> Any:
         name, _, args, kwargs = super().deconstruct()
@@ -85,8 +95,6 @@ class AbstractRevision(models.Model):
         One query for the actor keys and one per actor model, however many
         deltas the revision has.
         """
-        from revy.contrib.django.history import load_actors
-
         keys = (
             get_attribute_delta_model()
             .objects.using(self._state.db)
@@ -105,8 +113,6 @@ class AbstractRevision(models.Model):
         a value cannot be put back; then nothing changes. Returns the new
         revision, or None outside a context.
         """
-        from revy.contrib.django.history import revert_revision
-
         return revert_revision(self)
 
 

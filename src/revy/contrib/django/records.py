@@ -21,8 +21,8 @@ from django.db.models.sql.constants import MULTI
 
 from revy.contrib.django.actions import CREATE, DELETE, UPDATE
 from revy.contrib.django.content_types import model_of
-from revy.contrib.django.snapshot import from_stored
-from revy.contrib.django.tracking import spec_for
+from revy.contrib.django.specs import spec_for
+from revy.contrib.django.values import from_stored
 
 ACTION_NAMES = {CREATE: "create", UPDATE: "update", DELETE: "delete"}
 

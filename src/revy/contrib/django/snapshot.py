@@ -11,23 +11,21 @@ default; recorded fields the model no longer has are never asked for.
 
 from __future__ import annotations
 
-import datetime
 import json
 from collections.abc import Iterable, Iterator
 from typing import Any
 
 from django.apps import apps
-from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
 from django.db import models
 from django.db.models import F, Func
 from django.db.models.query import ModelIterable
-from django.utils import timezone
 
 from revy.contrib.django import conf
 from revy.contrib.django.actions import SET as ACTION_SET
 from revy.contrib.django.content_types import model_of
-from revy.contrib.django.tracking import TRACKER_NAME, spec_for
+from revy.contrib.django.specs import TRACKER_NAME, spec_for
+from revy.contrib.django.values import from_stored
 
 
 def tracked_fields(model: type[models.Model]) -> tuple[models.Field, ...]:
@@ -35,23 +33,6 @@ def tracked_fields(model: type[models.Model]) -> tuple[models.Field, ...]:
     if spec is None:
         raise TypeError(f"{model.__name__} is not tracked by revy; snapshots need its deltas.")
     return spec.fields
-
-
-def from_stored(field: models.Field, value: Any) -> Any:
-    """The value ``field`` holds for the stored (JSON-decoded) ``value``, as if loaded from the database."""
-    value = field.to_python(value)
-    if isinstance(field, models.BinaryField) and value is not None:
-        # to_python() gives a memoryview; every supported backend loads bytes.
-        return bytes(value)
-    if (
-        isinstance(value, datetime.datetime)
-        and isinstance(field, models.DateTimeField)
-        and settings.USE_TZ
-        and timezone.is_naive(value)
-    ):
-        # Django saved a naive datetime as local time of the default time zone.
-        return timezone.make_aware(value)
-    return value
 
 
 def build_instance(model: type[models.Model], stored: dict[str, Any], using: str) -> models.Model:

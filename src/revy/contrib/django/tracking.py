@@ -1,75 +1,37 @@
-"""Which models are tracked, and how: ``RevyTrackedModel`` and ``register()``.
+"""Which models are tracked, and how: ``RevyTrackedModel``, ``register()`` and their tracker.
 
 Every tracked model gets its own ``FieldTracker`` (django-model-utils) that
 knows the values each instance was loaded or last saved with; revy's
-receivers read it to record what a save changed. The tracker is also where
-saves become one transaction: while a context records, a tracked
-``save()`` runs in ``transaction.atomic(savepoint=False)``, so the change and
-its deltas commit or roll back together without a SAVEPOINT inside a
-caller's transaction.
+receivers read it to record what a save changed. The tracker's own patch of
+the model class (``__init__``, ``save_base``, ``refresh_from_db`` and its
+name) is the only change revy makes to a model class: its ``save_base``
+runs the save as ``recording.save`` records it, and it gives the model its
+history manager (``REVY_HISTORY_ATTRIBUTE``). ``RevyTrackedModel`` adds its
+behaviour through ordinary methods.
 """
 
 from __future__ import annotations
 
 import datetime
 import uuid
+import weakref
 from collections.abc import Iterable
-from dataclasses import dataclass
 from decimal import Decimal
 from functools import wraps
 from typing import Any, TypeVar
 
 from django.apps import apps
-from django.db import models, router
+from django.db import models
 from django.db.models.signals import class_prepared
 from model_utils import FieldTracker
-from model_utils.tracker import FieldInstanceTracker, lightweight_deepcopy
+from model_utils.tracker import FieldInstanceTracker, FieldsContext, lightweight_deepcopy
 
-from revy.context import Context
+from revy.contrib.django import recording
+from revy.contrib.django.history import attach_history, check_history_attribute
+from revy.contrib.django.specs import TRACKER_NAME, TrackingSpec, _specs, spec_for
 from revy.errors import RegistrationError
 
 M = TypeVar("M", bound=type[models.Model])
-
-TRACKER_NAME = "revy_tracker"
-# Who assigned each field (actor, description), kept on the instance until it is saved.
-ATTRIBUTION_ATTRIBUTE = "_revy_attribution"
-
-
-@dataclass(frozen=True)
-class TrackingSpec:
-    """How one concrete model is tracked."""
-
-    model: type[models.Model]
-    fields: tuple[models.Field, ...]
-    options: tuple[tuple[str, ...] | None, tuple[str, ...]]
-
-    @property
-    def attnames(self) -> frozenset[str]:
-        return frozenset(field.attname for field in self.fields)
-
-    @property
-    def pk_has_default(self) -> bool:
-        """Whether a new instance gets its pk before saving, so Django always INSERTs it."""
-        pk = self.model._meta.pk
-        assert pk is not None
-        return pk.has_default() or pk.has_db_default()
-
-
-_specs: dict[type[models.Model], TrackingSpec] = {}
-
-
-def spec_for(model: type[models.Model]) -> TrackingSpec | None:
-    """The tracking of ``model`` (or of the concrete model of a proxy), if any."""
-    spec = _specs.get(model)
-    if spec is None and model._meta.proxy:
-        spec = _specs.get(model._meta.concrete_model)  # type: ignore[arg-type]
-    return spec
-
-
-def tracked_models() -> list[type[models.Model]]:
-    """Every concrete model revy tracks."""
-    return list(_specs)
-
 
 # Values no one can change in place: the tracker keeps them as they are, not copies.
 IMMUTABLE = frozenset(
@@ -79,42 +41,61 @@ IMMUTABLE = frozenset(
 
 
 class RevyFieldInstanceTracker(FieldInstanceTracker):
-    """FieldTracker's record of one instance, which copies only the values that can change in place.
+    """FieldTracker's record of one instance, without a reference cycle, copying only what can change in place.
 
-    Copying every value (FieldTracker's way) is most of what loading a tracked
-    instance costs beyond Django's own work.
+    FieldTracker's record holds its instance, which holds the record: every
+    tracked instance would live on until the garbage collector finds the
+    cycle. This one holds it weakly. Copying every value (FieldTracker's way)
+    is most of what loading a tracked instance costs beyond Django's own
+    work, and fails for a ``memoryview``, kept as its bytes.
     """
+
+    def __init__(self, instance: models.Model, fields: Iterable[str], field_map: dict[str, str]):
+        self._instance = weakref.ref(instance)
+        self.fields = fields
+        self.field_map = field_map
+        self.state: dict[str, int] = {}  # FieldsContext's count of nested saves, per field
+
+    @property  # type: ignore[override]
+    def instance(self) -> Any:
+        return self._instance()
+
+    @property
+    def context(self) -> FieldsContext:  # type: ignore[override]
+        return FieldsContext(self, *self.fields, state=self.state)
+
+    def __call__(self, *fields: str) -> FieldsContext:
+        return FieldsContext(self, *fields, state=self.state)
 
     def set_saved_fields(self, fields: Iterable[str] | None = None) -> None:
         instance = self.instance
         if not instance.pk:
             self.saved_data = {}
             return
+        # Deferred fields are not known: the tracked fields (all concrete) not loaded.
+        loaded = instance.__dict__
         if fields is None:
-            # Every field but the deferred ones, which are the tracked fields (all concrete) not loaded.
-            loaded = instance.__dict__
-            fields = [name for name in self.fields if name in loaded]
             self.saved_data = {}
+            fields = self.fields
         for name in fields:
-            value = getattr(instance, self.field_map[name])
-            self.saved_data[name] = value if type(value) in IMMUTABLE else lightweight_deepcopy(value)
+            attname = self.field_map[name]
+            if attname not in loaded:
+                continue
+            value = loaded[attname]
+            if type(value) not in IMMUTABLE:
+                value = bytes(value) if isinstance(value, memoryview) else lightweight_deepcopy(value)
+            self.saved_data[name] = value
 
 
 class RevyFieldTracker(FieldTracker):
-    """A FieldTracker whose saves are one transaction while revy records.
+    """The FieldTracker of a tracked model: saves recorded, a history manager, field descriptors left alone.
 
-    (Or one statement: see ``receivers.OneStatementSave``.)
-
-    A save that fails leaves the tracker as it was: the tracker marks the
-    values saved on its way out even when the save raised, and the next save
-    would then miss (or misattribute) the changes the rollback undid.
-
-    Unlike FieldTracker, it leaves the fields' descriptors alone. FieldTracker
-    wraps each of them to note the database value of a deferred field when it
-    is first read or assigned, at the cost of computing the instance's
-    deferred fields on every attribute read (``obj.pk`` included) of every
-    tracked instance. revy reads the old value of such a field when a save
-    needs it instead (see ``receivers.values_before``).
+    FieldTracker wraps each field's descriptor to note the database value of
+    a deferred field when it is first read or assigned, at the cost of
+    computing the instance's deferred fields on every attribute read
+    (``obj.pk`` included) of every tracked instance. revy reads the old
+    value of such a field when a save needs it instead (see
+    ``recording.values_before``).
     """
 
     tracker_class = RevyFieldInstanceTracker
@@ -136,72 +117,19 @@ class RevyFieldTracker(FieldTracker):
         self.model_class = sender
         setattr(sender, self.name, self)
         self.patch_save(sender)
+        attach_history(sender)
+        if issubclass(sender, RevyTrackedModel):
+            sender._revy_attnames = frozenset(self.field_map[name] for name in self.fields)
 
     def patch_save(self, model: type[models.Model]) -> None:
-        from revy.contrib.django.receivers import (
-            FOLDS_WRITES,
-            SCOPE_ATTRIBUTE,
-            WRITE_METHODS,
-            delete_scope,
-            save_scope,
-        )
-
-        super().patch_save(model)
+        super().patch_save(model)  # FieldTracker's own: save_base and refresh_from_db note the saved values
         save_base = model.save_base
-        for name in WRITE_METHODS if FOLDS_WRITES else ():
-            setattr(model, name, marking_the_write(getattr(model, name), SCOPE_ATTRIBUTE))
-        delete = model.delete
-
-        @wraps(delete)
-        def tracked_delete(instance: models.Model, using: str | None = None, *args: Any, **kwargs: Any) -> Any:
-            if Context.is_disabled():
-                return delete(instance, using, *args, **kwargs)
-            with delete_scope(instance, using or router.db_for_write(type(instance), instance=instance)):
-                return delete(instance, using, *args, **kwargs)
-
-        model.delete = tracked_delete  # type: ignore[method-assign,assignment]
 
         @wraps(save_base)
-        def atomic_save_base(instance: models.Model, *args: Any, **kwargs: Any) -> Any:
-            if type(instance)._meta.concrete_model is not model:
-                # A multi-table child: its own tracker's wrapper has done this already.
-                return save_base(instance, *args, **kwargs)
-            tracker = getattr(instance, self.attname)
-            saved_data = dict(tracker.saved_data)
-            scope = None
-            try:
-                if kwargs.get("raw") or Context.is_disabled():
-                    return save_base(instance, *args, **kwargs)
-                using = kwargs.get("using") or router.db_for_write(type(instance), instance=instance)
-                with save_scope(instance, using) as scope:
-                    return save_base(instance, *args, **kwargs)
-            except BaseException:
-                if not (scope is not None and getattr(scope, "committed", False)):
-                    tracker.saved_data = saved_data  # the database still holds them
-                raise
+        def recorded_save_base(instance: models.Model, *args: Any, **kwargs: Any) -> Any:
+            return recording.save(model, instance, save_base, args, kwargs)
 
-        model.save_base = atomic_save_base  # type: ignore[method-assign,assignment]
-
-
-def marking_the_write(method: Any, scope_attribute: str) -> Any:
-    """``method`` (Django's ``_do_insert`` or ``_do_update``) telling the save's scope while it runs.
-
-    A one-statement save (``receivers.OneStatementSave``) folds its deltas
-    into the statement Django runs here, and into no other.
-    """
-
-    @wraps(method)
-    def write(instance: models.Model, *args: Any, **kwargs: Any) -> Any:
-        scope = instance.__dict__.get(scope_attribute)
-        if scope is None:
-            return method(instance, *args, **kwargs)
-        writing, scope.writing = scope.writing, True
-        try:
-            return method(instance, *args, **kwargs)
-        finally:
-            scope.writing = writing
-
-    return write
+        model.save_base = recorded_save_base  # type: ignore[method-assign]
 
 
 class RevyTrackedModel(models.Model):
@@ -230,19 +158,11 @@ class RevyTrackedModel(models.Model):
     def __setattr__(self, name: str, value: Any) -> None:
         super().__setattr__(name, value)
         if name in self._revy_attnames and "_instance_initialized" in self.__dict__:
-            note_assignment(self, name)
+            recording.note_assignment(self, name)
 
-
-def note_assignment(instance: models.Model, attname: str) -> None:
-    """Remember who assigned ``attname`` of ``instance`` (and why), for its AttributeDelta."""
-    attribution: dict[str, tuple[Any, str]] | None = instance.__dict__.get(ATTRIBUTION_ATTRIBUTE)
-    if Context.is_disabled():
-        if attribution:
-            attribution.pop(attname, None)
-        return
-    if attribution is None:
-        attribution = instance.__dict__[ATTRIBUTION_ATTRIBUTE] = {}
-    attribution[attname] = (Context.get_actor(), Context.get_attribute_delta_description())
+    def delete(self, using: str | None = None, keep_parents: bool = False) -> tuple[int, dict[str, int]]:
+        """Django's ``delete()``; on PostgreSQL the deltas of an object deleted alone ride in its DELETE."""
+        return recording.delete(self, lambda: super(RevyTrackedModel, self).delete(using, keep_parents), using)
 
 
 def register(
@@ -292,24 +212,15 @@ def _track(model: type[models.Model], fields: Iterable[str] | None, exclude: Ite
                 f"{label} is registered already with fields={existing.options[0]!r}, exclude={existing.options[1]!r}."
             )
         return
-    fields_tracked = _tracked_fields(model, *options)
-    from revy.contrib.django.history import attach_history
-
-    attach_history(model)
-    _specs[model] = TrackingSpec(model, fields_tracked, options)
+    both = sorted(set(options[0] or ()).intersection(options[1]))
+    if both:
+        raise RegistrationError(f"{label}: {', '.join(both)} cannot be both tracked (fields) and excluded (exclude).")
+    check_history_attribute(model)
+    _specs[model] = TrackingSpec(model, _tracked_fields(model, *options), options)
     tracker = RevyFieldTracker(fields=[field.attname for field in _specs[model].fields])
     tracker.contribute_to_class(model, TRACKER_NAME)
     tracker.finalize_class(model)
-    if issubclass(model, RevyTrackedModel):
-        model._revy_attnames = _specs[model].attnames
-    from revy.contrib.django import receivers
-
-    receivers.connect(model)
-    for other in all_models():
-        if other._meta.proxy and other._meta.concrete_model is model:
-            receivers.connect(other)
-    if apps.models_ready:
-        receivers.connect_deletion_targets()
+    recording.connect_model(model)
 
 
 def _tracked_fields(
@@ -328,22 +239,15 @@ def _tracked_fields(
     return tuple(concrete[name] for name in names if name not in exclude)
 
 
-def all_models() -> Iterable[type[models.Model]]:
-    """Every model class defined so far (usable before the app registry is ready)."""
-    for app_models in list(apps.all_models.values()):
-        yield from list(app_models.values())
-
-
 def _on_class_prepared(sender: type[models.Model], **kwargs: Any) -> None:
     if sender._meta.abstract:
         return
     if sender._meta.proxy:
-        from revy.contrib.django import receivers
-
-        if spec_for(sender) is not None:
-            receivers.connect(sender)
+        spec = spec_for(sender)
+        if spec is not None:
+            recording.connect_model(spec.model)
         elif apps.models_ready:  # a proxy of the target of a SET handler, defined late
-            receivers.connect_deletion_targets()
+            recording.connect_deletion_targets()
         return
     if issubclass(sender, RevyTrackedModel):
         _track(sender, sender.revy_fields, tuple(sender.revy_exclude))

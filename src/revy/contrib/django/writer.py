@@ -2,8 +2,9 @@
 
 Deltas are plain rows, so they are written with plain SQL compiled once per
 table and database: no model instance is built and no field is prepared
-twice. Values are encoded to JSON here, before anything is written, so a
-value the encoder cannot store raises ``revy.EncodingError`` naming the field.
+twice. Values are encoded to JSON here, through their fields (see
+``values``), before anything is written, so a value that cannot be stored
+raises ``revy.EncodingError`` naming the field.
 """
 
 from __future__ import annotations
@@ -25,7 +26,8 @@ from django.utils import timezone
 from revy.context import Context
 from revy.contrib.django import conf
 from revy.contrib.django.content_types import content_type_of
-from revy.contrib.django.encoding import RevyJSONEncoder
+from revy.contrib.django.models import get_attribute_delta_model, get_object_delta_model, get_revision_model
+from revy.contrib.django.values import RevyJSONEncoder, fields_by_name, storable
 from revy.errors import EncodingError, RevyError
 
 REVISION_COLUMNS = ("description", "created_at")
@@ -270,15 +272,115 @@ CHANGE = "revy_change"
 
 @dataclass
 class Change:
-    """Django's own INSERT or UPDATE of a saved object, to run in the statement that writes its deltas.
+    """Django's own write of one object's row, to run in the statement that writes its deltas.
 
-    ``pk`` is the column of the primary key the INSERT returns when the
-    object had none before it (an auto-incremented integer), else ''.
+    Other code may have rewritten Django's statement before revy sees it:
+    ``head`` is what stands before it (comments, or whole statements such
+    as pghistory's ``SELECT set_config(...);``) with its ``head_params``,
+    ``tail`` the comments after it (a ``-- tag`` included). ``pk`` is the
+    column of the primary key the INSERT returns when the object had none
+    before it, else ''.
     """
 
     sql: str
     params: list[Any]
+    head: str = ""
+    head_params: list[Any] = field(default_factory=list)
+    tail: str = ""
     pk: str = ""
+
+    @property
+    def inserts(self) -> bool:
+        return self.sql.startswith("INSERT")
+
+    @property
+    def deletes(self) -> bool:
+        return self.sql.startswith("DELETE")
+
+    @property
+    def returns(self) -> bool:
+        return " RETURNING " in self.sql
+
+    @classmethod
+    def of(cls, instance: models.Model, sql: Any, params: Any) -> Change | None:
+        """Django's INSERT, UPDATE or DELETE of ``instance``'s row in ``sql``, or None if it is not that."""
+        if not isinstance(sql, str) or not isinstance(params, list | tuple):
+            return None
+        connection = connections[instance._state.db or "default"]
+        qn = connection.ops.quote_name
+        meta = instance._meta
+        table, pk = qn(meta.db_table), qn(column_of(meta.pk))  # type: ignore[arg-type]
+        parts = split_statement(sql, (f"INSERT INTO {table} ", f"UPDATE {table} SET ", f"DELETE FROM {table} "))
+        if parts is None:
+            return None
+        head, body, tail = parts
+        count = len(PLACEHOLDER.findall(head))
+        if "%%" in head or count > len(params):
+            return None
+        head_params, own = list(params[:count]), list(params[count:])
+        change = cls(body, own, head, head_params, tail)
+        if change.deletes:
+            whole = body == f"DELETE FROM {table} WHERE {table}.{pk} IN (%s)" and own == [instance.pk]
+            return change if whole else None
+        if not change.inserts:
+            # Django's UPDATE of this one row by its pk, not a receiver's update() of others.
+            ours = body.endswith(f" WHERE {table}.{pk} = %s") and own[-1:] == [instance.pk]
+            return change if ours else None
+        if ") VALUES (" not in body or "), (" in body:
+            return None  # not one row: bulk_create's
+        if instance.pk is None and f".{pk}" in body.rpartition(" RETURNING ")[2]:
+            change.pk = pk
+        return change
+
+
+PLACEHOLDER = re.compile("%s")
+
+
+def split_statement(sql: str, starts: tuple[str, ...]) -> tuple[str, str, str] | None:
+    """``sql`` as (what stands before the statement that begins with one of ``starts``, it, the comments after it).
+
+    Before it may stand white space, comments and whole statements ended by
+    ``;``; after it, white space and comments. None when ``sql`` is not so.
+    """
+    position, length = 0, len(sql)
+    while True:
+        while position < length and sql[position].isspace():
+            position += 1
+        if sql.startswith(starts, position):
+            break
+        if sql.startswith("/*", position):
+            end = sql.find("*/", position + 2)
+            position = -1 if end == -1 else end + 2
+        elif sql.startswith("--", position):
+            end = sql.find("\n", position)
+            position = -1 if end == -1 else end + 1
+        else:
+            position = _after_statement(sql, position)
+        if position == -1:
+            return None
+    head, rest = sql[:position], sql[position:]
+    body = rest.rstrip()
+    while True:  # comments at the end, the last first
+        start = body.rfind("/*") if body.endswith("*/") else body.find("--", body.rfind("\n") + 1)
+        if start <= 0:
+            break
+        body = body[:start].rstrip()
+    return head, body, rest[len(body) :]
+
+
+def _after_statement(sql: str, position: int) -> int:
+    """Where the statement at ``position`` ends, past its ``;`` (quoted text skipped); -1 if it does not."""
+    quote = ""
+    for index in range(position, len(sql)):
+        char = sql[index]
+        if quote:
+            if char == quote:
+                quote = ""
+        elif char in "'\"":
+            quote = char
+        elif char == ";":
+            return index + 1
+    return -1
 
 
 def one_statement(
@@ -303,8 +405,9 @@ def one_statement(
     sources: list[str] = []  # the CTEs every delta row is selected from: no row there, no delta
     outputs: list[str] = []
     if change is not None:
-        sql = change.sql if " RETURNING " in change.sql else f"{change.sql} RETURNING 1"
-        ctes.append(f"{CHANGE} AS ({sql})")
+        sql = change.sql if change.returns else f"{change.sql} RETURNING 1"
+        # The tail's comments end before the CTE does, a `-- tag` too.
+        ctes.append(f"{CHANGE} AS ({sql}{change.tail}\n)")
         params += change.params
         sources.append(CHANGE)
         outputs.append(f"{CHANGE}.*")
@@ -349,13 +452,13 @@ def one_statement(
         params += values
     ctes.append(f"revy_a AS ({attribute_delta.into}{' UNION ALL '.join(selects)})")
     main = "SELECT " + (", ".join(outputs) or "1") + (" FROM " + ", ".join(sources) if sources else "")
+    if change is not None and change.head:
+        return f"{change.head}WITH {', '.join(ctes)} {main}", change.head_params + params
     return f"WITH {', '.join(ctes)} {main}", params
 
 
 @cache
 def writers_for(using: str) -> Writers:
-    from revy.contrib.django.models import get_attribute_delta_model, get_object_delta_model, get_revision_model
-
     return Writers(
         TableWriter(get_revision_model(), using, REVISION_COLUMNS),
         TableWriter(get_object_delta_model(), using, OBJECT_DELTA_COLUMNS),
@@ -385,7 +488,8 @@ PLAIN_JSON: dict[type, Callable[[Any], str]] = {
 def value_encoder() -> Callable[[ObjectEntry, AttributeEntry, Any], str | None]:
     """What encodes the values of attributes now: ``(entry, attribute, value) -> JSON text or None``.
 
-    Raises ``revy.EncodingError`` for a value the configured encoder cannot store.
+    A value goes through its field first (``values.storable``). Raises
+    ``revy.EncodingError`` for a value that still cannot be stored.
     """
     encoder = _encoder()
     plain = PLAIN_JSON if type(encoder) is RevyJSONEncoder else {}
@@ -396,12 +500,14 @@ def value_encoder() -> Callable[[ObjectEntry, AttributeEntry, Any], str | None]:
         to_json = plain.get(type(value))
         if to_json is not None:
             return to_json(value)
+        field = fields_by_name(entry.model).get(attribute.name)  # None: not a concrete field (many-to-many)
         try:
-            return encoder.encode(value)
+            return encoder.encode(value if field is None else storable(field, value))
         except (TypeError, ValueError) as error:
             raise EncodingError(
                 f"{entry.model._meta.label}.{attribute.name} = {value!r} cannot be stored as JSON "
-                f"by {type(encoder).__name__} ({error}); set REVY_JSON_ENCODER to an encoder that can."
+                f"by {type(encoder).__name__} ({error}); give the field a value_to_string() that its "
+                "to_python() reads back, or set REVY_JSON_ENCODER to an encoder that can."
             ) from error
 
     return encode
@@ -596,7 +702,12 @@ def write_with_change(
     """
     encoded = encode_entries([entry])[0]
     rows = Rows(using, [entry], existing_revision_id(using))
-    result = execute(*prepared(using, *one_statement(using, entry, encoded, rows, change), execute))
+    sql, params = one_statement(using, entry, encoded, rows, change)
+    # A statement with others before it is not prepared: PREPARE takes one.
+    result = execute(*(prepared(using, sql, params, execute) if not change.head else (sql, params)))
+    if change.head:
+        while cursor.nextset():  # the rows of the last statement, as Django reads the rows of its own
+            pass
     wrote = cursor.rowcount > 0
     if wrote and rows.rev is None:
         adopt_revision(using, cursor.fetchone()[-1])

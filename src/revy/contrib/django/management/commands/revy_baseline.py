@@ -14,7 +14,7 @@ from revy.contrib.django.actions import CREATE as ACTION_CREATE
 from revy.contrib.django.actions import SET as ACTION_SET
 from revy.contrib.django.content_types import content_type_of
 from revy.contrib.django.models import get_object_delta_model
-from revy.contrib.django.tracking import spec_for, tracked_models
+from revy.contrib.django.specs import spec_for, tracked_models
 from revy.contrib.django.writer import AttributeEntry, ObjectEntry
 
 DESCRIPTION = "revy baseline"

@@ -1,17 +1,19 @@
-"""What happens on save and on delete: the receivers that turn changes into deltas.
+"""What happens on save and on delete, from the signal to the rows.
 
 Receivers are connected per tracked model (and per proxy of one), never for
 every model, so untracked models keep Django's fast delete paths.
 
-Save (``pre_save`` / ``post_save``)
-    ``pre_save`` takes what the save changes and who assigned each field,
-    before Django writes (and, on Django 6, reloads fields given an
-    expression). ``post_save`` records it: a create every tracked field, an
-    update the fields whose value differs from what the instance was loaded
-    or last saved with (only those in ``update_fields`` when given). A field
-    given an expression (``F("n") + 1``) is recorded with the value the
-    database computed. The tracker's save is already one transaction (see
-    ``tracking``), so the change and its deltas commit together.
+Save
+    ``save()`` below is a tracked model's ``save_base()`` (the tracker's
+    own patch, see ``tracking``): while a context records, Django's save
+    runs under a ``SaveScope``, an execute wrapper that sees every statement
+    of the save. Then ``pre_save`` (``plan_save``) takes what the save
+    changes and who assigned each field, before Django writes; the scope
+    sees Django's write and either folds the deltas into it (PostgreSQL:
+    one statement) or, when the save records anything, begins one
+    transaction around the rest of the save; ``post_save`` (``record_save``)
+    writes the deltas in that transaction. A save that records nothing runs
+    exactly as Django runs it.
 
 Delete (``pre_delete`` / ``post_delete``)
     Django sends every ``pre_delete`` of a deletion before any row goes, then
@@ -19,7 +21,9 @@ Delete (``pre_delete`` / ``post_delete``)
     the before-image (the row still exists, so a deferred field can still be
     read) into the deletion's plan, kept on the deletion's origin and written
     in bulk every ``REVY_DELETION_CHUNK_SIZE`` objects; the last
-    ``post_delete`` writes the rest.
+    ``post_delete`` writes the rest. ``RevyTrackedModel.delete()`` runs under
+    a ``OneStatementDelete`` on PostgreSQL, which folds the deltas of an
+    object deleted alone into Django's DELETE.
 
 Deletion handlers (``revy.signals``)
     revy's ``CASCADE`` marks the objects it cascades to, so their deltas are
@@ -29,10 +33,12 @@ Deletion handlers (``revy.signals``)
 
 from __future__ import annotations
 
-from contextlib import AbstractContextManager, ExitStack, nullcontext
+from collections.abc import Callable
+from contextlib import ExitStack
 from typing import Any
 
-from django.db import connections, models, transaction
+from django.apps import apps
+from django.db import connections, models, router, transaction
 from django.db.models.fields import AutoFieldMixin
 from django.db.models.signals import post_delete, post_save, pre_delete, pre_save
 
@@ -44,19 +50,42 @@ from revy.contrib.django.actions import DELETE as ACTION_DELETE
 from revy.contrib.django.actions import SET as ACTION_SET
 from revy.contrib.django.actions import UNSET as ACTION_UNSET
 from revy.contrib.django.actions import UPDATE as ACTION_UPDATE
-from revy.contrib.django.tracking import (
-    ATTRIBUTION_ATTRIBUTE,
-    TRACKER_NAME,
-    TrackingSpec,
-    all_models,
-    spec_for,
-    tracked_models,
-)
+from revy.contrib.django.deletion import SETS_FIELD
+from revy.contrib.django.specs import TRACKER_NAME, TrackingSpec, all_models, spec_for, tracked_models
+from revy.contrib.django.values import attname_value
 from revy.contrib.django.writer import AttributeEntry, ObjectEntry
 
 PLAN_ATTRIBUTE = "_revy_deletion_plan"
 CASCADED_ATTRIBUTE = "_revy_cascaded"
 PENDING_SAVE_ATTRIBUTE = "_revy_pending_save"
+# Who assigned each field (actor, description), kept on the instance until it is saved.
+ATTRIBUTION_ATTRIBUTE = "_revy_attribution"
+
+
+_connected = False
+
+
+def connect_receivers() -> None:
+    """Connect revy's receivers (``AppConfig.ready()``); models tracked later connect as they are."""
+    global _connected
+    _connected = True
+    signals.objects_cascaded.connect(mark_cascaded, dispatch_uid="revy.mark_cascaded")
+    signals.field_set_on_delete.connect(plan_field_update, dispatch_uid="revy.plan_field_update")
+    for model in tracked_models():
+        connect_model(model)
+    connect_deletion_targets()
+
+
+def connect_model(model: type[models.Model]) -> None:
+    """Record saves and deletes of the tracked ``model`` and its proxies, once receivers are connected."""
+    if not _connected:
+        return
+    connect(model)  # not among all_models() yet while it is being prepared
+    for each in all_models():
+        if each._meta.proxy and each._meta.concrete_model is model:
+            connect(each)
+    if apps.models_ready:
+        connect_deletion_targets()
 
 
 def connect(model: type[models.Model]) -> None:
@@ -73,8 +102,8 @@ def connect_deletion_targets() -> None:
 
     Their ``post_delete`` is where the UPDATE deltas of those handlers are written.
     """
-    from revy.contrib.django.deletion import SETS_FIELD
-
+    if not _connected:
+        return
     targets = {
         field.remote_field.model
         for model in tracked_models()
@@ -88,22 +117,208 @@ def connect_deletion_targets() -> None:
             post_delete.connect(record_delete, sender=model, weak=False, dispatch_uid=uid)
 
 
+# Who assigned what
+
+
+def note_assignment(instance: models.Model, attname: str) -> None:
+    """Remember who assigned ``attname`` of ``instance`` (and why), for its AttributeDelta."""
+    attribution: dict[str, tuple[Any, str]] | None = instance.__dict__.get(ATTRIBUTION_ATTRIBUTE)
+    if Context.is_disabled():
+        if attribution:
+            attribution.pop(attname, None)
+        return
+    if attribution is None:
+        attribution = instance.__dict__[ATTRIBUTION_ATTRIBUTE] = {}
+    attribution[attname] = (Context.get_actor(), Context.get_attribute_delta_description())
+
+
 # Save
 
 
-class PendingSave:
-    """What ``plan_save`` learnt before Django writes, for ``record_save`` (or the write itself)."""
+def save(
+    model: type[models.Model],
+    instance: models.Model,
+    save_base: Callable[..., Any],
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+) -> Any:
+    """``save_base(instance, *args, **kwargs)`` of a tracked ``model``, recorded while a context records.
 
-    __slots__ = ("authors", "before", "recorded")
+    A save that fails leaves the tracker as it was: FieldTracker marks the
+    values saved on its way out even when the save raised, and the next save
+    would then miss (or misattribute) the changes the rollback undid.
+    """
+    if type(instance)._meta.concrete_model is not model:
+        # A multi-table child's save: its own tracker's call of this function records it.
+        return save_base(instance, *args, **kwargs)
+    # Django's signature: save_base(raw=False, force_insert=False, force_update=False, using=None, ...).
+    raw = kwargs.get("raw", args[0] if args else False)
+    if raw or Context.is_disabled():
+        return save_base(instance, *args, **kwargs)
+    using = kwargs.get("using", args[3] if len(args) > 3 else None)
+    using = using or router.db_for_write(model, instance=instance)
+    tracker = instance.__dict__["_" + TRACKER_NAME]
+    saved_data = dict(tracker.saved_data)
+    scope = SaveScope(instance, using)
+    try:
+        with scope:
+            return save_base(instance, *args, **kwargs)
+    except BaseException:
+        if not scope.committed:
+            tracker.saved_data = saved_data  # the database still holds them
+        raise
+
+
+SCOPE_ATTRIBUTE = "_revy_save_scope"
+
+
+class SaveScope:
+    """What a tracked save runs in while a context records: its statement, or its transaction.
+
+    When the save records anything, it runs from then on in
+    ``atomic(savepoint=False)``, where ``record_save`` writes the deltas: the
+    change and its deltas commit or roll back together, and no SAVEPOINT is
+    opened inside a caller's transaction. ``plan_save`` begins it, once it
+    knows; a save that records nothing runs exactly as Django runs it.
+
+    Where the database can carry the deltas in Django's own write
+    (PostgreSQL's data-modifying CTEs, see ``writer.one_statement``), the
+    scope is also an execute wrapper: the deltas (and the scope's revision,
+    when the save is its first change) ride in Django's INSERT or UPDATE of
+    the instance, one round trip, which outside a transaction commits by
+    itself as an untracked save's does. Anything else first (a value the
+    database computes, a statement a receiver or ``select_on_save`` runs
+    before the write) and the rest of the save is one transaction instead.
+    Statements that others rewrite before this wrapper sees them (comments,
+    query tags, a prefixed ``SELECT set_config(...);``) are found and kept
+    whole (``writer.Change.of``); one that cannot be is never folded.
+    """
+
+    def __init__(self, instance: models.Model, using: str):
+        self.instance = instance
+        self.using = using
+        self.connection = connections[using]
+        self.folds = writer.writers_for(using).in_one_statement and not instance._meta.parents
+        self.depth = len(self.connection.atomic_blocks)
+        self.acted = False  # at the first statement the save runs once planned
+        self.begun = False
+        # Whether the change and its deltas are committed, whatever happens next in the save.
+        self.committed = False
+        self.stack = ExitStack()
+
+    def __enter__(self) -> SaveScope:
+        if self.folds:
+            # Inside a caller's transaction a failure anywhere in the save dooms it, as atomic() would.
+            self.stack.enter_context(transaction.mark_for_rollback_on_error(self.using))
+            self.stack.enter_context(self.connection.execute_wrapper(self))
+        # A receiver's save of the same instance runs in a scope of its own, then gives this one back.
+        self.stack.callback(self.restore, self.instance.__dict__.get(SCOPE_ATTRIBUTE))
+        self.instance.__dict__[SCOPE_ATTRIBUTE] = self
+        return self
+
+    def __exit__(self, *exc_info: Any) -> bool | None:
+        return self.stack.__exit__(*exc_info)
+
+    def restore(self, outer: SaveScope | None) -> None:
+        if outer is None:
+            self.instance.__dict__.pop(SCOPE_ATTRIBUTE, None)
+        else:
+            self.instance.__dict__[SCOPE_ATTRIBUTE] = outer
+
+    def begin(self) -> None:
+        """Run the rest of the save in one transaction (or mark the caller's for rollback if it fails)."""
+        if not self.begun:
+            self.begun = True
+            self.stack.enter_context(transaction.atomic(using=self.using, savepoint=False))
+
+    def __call__(self, execute: Any, sql: str, params: Any, many: bool, context: dict[str, Any]) -> Any:
+        if self.acted or self.begun or len(self.connection.atomic_blocks) != self.depth:
+            # Done, or inside a receiver's own atomic block.
+            return execute(sql, params, many, context)
+        pending: PendingSave | None = self.instance.__dict__.get(PENDING_SAVE_ATTRIBUTE)
+        if pending is not None and pending.records_nothing():
+            return execute(sql, params, many, context)
+        self.acted = True
+        if pending is not None and not many and self.is_innermost():
+            change = writer.Change.of(self.instance, sql, params)
+            if change is not None:
+                return self.fold(pending, change, execute, sql, params, many, context)
+        # Something else first: a receiver's query, select_on_save, a read of deferred values, a
+        # nested save. From here on the save is one transaction.
+        self.begin()
+        return execute(sql, params, many, context)
+
+    def is_innermost(self) -> bool:
+        """Whether no save nested in this one (a receiver's) runs now on the connection."""
+        for wrapper in reversed(self.connection.execute_wrappers):
+            if isinstance(wrapper, SaveScope):
+                return wrapper is self
+        return False
+
+    def fold(
+        self,
+        pending: PendingSave,
+        change: writer.Change,
+        execute: Any,
+        sql: str,
+        params: Any,
+        many: bool,
+        context: dict[str, Any],
+    ) -> Any:
+        """Run Django's write of the instance with the save's deltas, when it can carry them."""
+        spec = spec_for(type(self.instance))
+        assert spec is not None
+        olds = pending.olds(spec, change.inserts)
+        if olds is None or not self.takes_deltas(spec, change) or stale_fields(self.instance, olds):
+            self.begin()
+            return execute(sql, params, many, context)
+        changes = changes_of(self.instance, olds, change.inserts)
+        entry = save_entry(spec, self.instance, pending, changes, change.inserts)
+        result, wrote = writer.write_with_change(
+            self.using, entry, change, lambda sql, params: execute(sql, params, many, context), context["cursor"]
+        )
+        if wrote:
+            pending.recorded = changes
+            self.committed = not self.connection.in_atomic_block
+        else:
+            # No row to update: nothing was written. Whatever Django does next (insert the row, or raise)
+            # runs in one transaction, and record_save records it.
+            self.begin()
+        return result
+
+    def takes_deltas(self, spec: TrackingSpec, change: writer.Change) -> bool:
+        """Whether Django's statement, as ``change``, can carry the deltas of the save."""
+        if not change.inserts or self.instance.pk is not None:
+            return True
+        # The pk is the database's: fold only an integer the INSERT returns, which its delta takes.
+        pk = spec.model._meta.pk
+        return isinstance(pk, AutoFieldMixin) and pk.db_returning and bool(change.pk)
+
+
+class PendingSave:
+    """What ``plan_save`` learnt before Django writes, for the save's scope and ``record_save``."""
+
+    __slots__ = ("authors", "before", "changed", "inserts", "recorded")
 
     def __init__(
-        self, before: tuple[list[tuple[models.Field, Any]], bool] | None, authors: dict[str, tuple[Any, str]]
+        self, before: list[tuple[models.Field, Any]] | None, changed: bool, authors: dict[str, tuple[Any, str]]
     ):
         # None for an INSERT; else (field, value before) of the fields written, and whether any changed.
         self.before = before
+        self.inserts = before is None
+        self.changed = changed
         self.authors = authors
-        # The changes already recorded by the save's own statement (see OneStatementSave).
+        # The changes already recorded by the save's own statement (see SaveScope.fold).
         self.recorded: list[tuple[models.Field, Any, Any]] | None = None
+
+    def records_nothing(self) -> bool:
+        return not (self.inserts or self.changed)
+
+    def olds(self, spec: TrackingSpec, inserted: bool) -> list[tuple[models.Field, Any]] | None:
+        """(field, value before) of the fields the save may change; None when it changes nothing."""
+        if inserted:
+            return [(f, None) for f in spec.fields]
+        return self.before if self.changed else None  # auto_now fields alone do not make a change
 
 
 def plan_save(
@@ -123,15 +338,19 @@ def plan_save(
         return
     spec = spec_for(sender)
     assert spec is not None
-    before: tuple[list[tuple[models.Field, Any]], bool] | None
+    authors = dict(instance.__dict__.get(ATTRIBUTION_ATTRIBUTE) or {})
+    scope: SaveScope | None = instance.__dict__.get(SCOPE_ATTRIBUTE)
+    # Where the deltas cannot ride in Django's write, the save records in one transaction from here on.
+    begin = scope.begin if scope is not None and not scope.folds else None
     if instance._state.adding and (instance.pk is None or spec.pk_has_default):
-        before = None  # an INSERT: every field is recorded once the pk is known
+        pending = PendingSave(None, True, authors)  # an INSERT: every field is recorded once the pk is known
     else:
         # An update; or a new instance given the pk of a row, which Django updates when it exists.
-        saved = {} if instance._state.adding else getattr(instance, "_" + TRACKER_NAME).saved_data
-        before = values_before(spec, instance, update_fields, saved)
-    authors = dict(instance.__dict__.get(ATTRIBUTION_ATTRIBUTE) or {})
-    instance.__dict__[PENDING_SAVE_ATTRIBUTE] = PendingSave(before, authors)
+        saved = {} if instance._state.adding else instance.__dict__["_" + TRACKER_NAME].saved_data
+        pending = PendingSave(*values_before(spec, instance, update_fields, saved, begin), authors)
+    instance.__dict__[PENDING_SAVE_ATTRIBUTE] = pending
+    if begin is not None and not pending.records_nothing():
+        begin()
 
 
 def record_save(
@@ -150,8 +369,8 @@ def record_save(
         return
     spec = spec_for(sender)
     assert spec is not None
-    inserted = created or pending.before is None
-    olds = olds_of(spec, pending, inserted)
+    inserted = created or pending.inserts
+    olds = pending.olds(spec, inserted)
     if olds is None:
         return
     stale = stale_fields(instance, olds)
@@ -162,13 +381,39 @@ def record_save(
     forget_attribution(instance, changes)
 
 
-def olds_of(spec: TrackingSpec, pending: PendingSave, inserted: bool) -> list[tuple[models.Field, Any]] | None:
-    """(field, value before) of the fields a save may have changed; None when it changed nothing."""
-    if inserted:
-        return [(f, None) for f in spec.fields]
-    assert pending.before is not None
-    olds, changed = pending.before
-    return olds if changed else None  # auto_now fields alone do not make a change
+def values_before(
+    spec: TrackingSpec,
+    instance: models.Model,
+    update_fields: frozenset[str] | None,
+    saved: dict[str, Any],
+    begin: Callable[[], None] | None,
+) -> tuple[list[tuple[models.Field, Any]], bool]:
+    """(field, value before the save) of the tracked fields this save writes, and whether any changed.
+
+    ``begin`` (if any) is called before the row is read, so that the read and the write are one transaction.
+    """
+    loaded = instance.__dict__
+    fields = [
+        f
+        for f in spec.fields
+        # A field deferred and never read or assigned is unchanged.
+        if f.attname in loaded
+        and (update_fields is None or f.name in update_fields or f.attname in update_fields)
+    ]
+    unknown = [f.attname for f in fields if f.attname not in saved]
+    if unknown:
+        # Deferred when loaded (or never loaded): the row still holds the old value.
+        if begin is not None:
+            begin()
+        row = (
+            type(instance)._base_manager.db_manager(instance._state.db)
+            .filter(pk=instance.pk)
+            .values_list(*unknown)
+            .first()
+        )
+        saved = {**saved, **dict(zip(unknown, row or (None,) * len(unknown), strict=True))}
+    olds = [(f, saved[f.attname]) for f in fields]
+    return olds, any(old != attname_value(f, loaded[f.attname]) for f, old in olds)
 
 
 def stale_fields(instance: models.Model, olds: list[tuple[models.Field, Any]]) -> list[str]:
@@ -185,7 +430,8 @@ def changes_of(
     instance: models.Model, olds: list[tuple[models.Field, Any]], inserted: bool
 ) -> list[tuple[models.Field, Any, Any]]:
     loaded = instance.__dict__
-    return [(f, old, loaded[f.attname]) for f, old in olds if inserted or old != loaded[f.attname]]
+    news = [(f, old, attname_value(f, loaded[f.attname])) for f, old in olds]
+    return news if inserted else [(f, old, new) for f, old, new in news if old != new]
 
 
 def save_entry(
@@ -218,151 +464,22 @@ def forget_attribution(instance: models.Model, changes: list[tuple[models.Field,
             attribution.pop(f.attname, None)
 
 
-SCOPE_ATTRIBUTE = "_revy_save_scope"
+# Delete
 
 
-def save_scope(instance: models.Model, using: str) -> AbstractContextManager[Any]:
-    """What a tracked save runs in while revy records: one statement on PostgreSQL, else one transaction."""
-    if writer.writers_for(using).in_one_statement and not instance._meta.parents and FOLDS_WRITES:
-        return OneStatementSave(instance, using)
-    return transaction.atomic(using=using, savepoint=False)
+def delete(instance: models.Model, delete: Callable[[], Any], using: str | None) -> Any:
+    """``delete()`` of a ``RevyTrackedModel``: on PostgreSQL, an object deleted alone carries its deltas."""
+    if Context.is_disabled():
+        return delete()
+    using = using or router.db_for_write(type(instance), instance=instance)
+    if not writer.writers_for(using).in_one_statement or instance._meta.parents:
+        return delete()
+    with connections[using].execute_wrapper(OneStatementDelete(instance, using)):
+        return delete()
 
 
-# Django's two methods that write a saved instance's row; tracking.py marks the time they run.
-WRITE_METHODS = ("_do_insert", "_do_update")
-FOLDS_WRITES = all(hasattr(models.Model, name) for name in WRITE_METHODS)
-
-
-class OneStatement:
-    """An execute wrapper on the connection of ``using`` for as long as a save or delete of ``instance`` runs."""
-
-    def __init__(self, instance: models.Model, using: str):
-        self.instance = instance
-        self.using = using
-        self.connection = connections[using]
-        self.seen = False  # the statement that writes the instance's row
-        self.stack = ExitStack()
-
-    def __enter__(self) -> Any:
-        self.stack.enter_context(self.connection.execute_wrapper(self))
-        return self
-
-    def __exit__(self, *exc_info: Any) -> bool | None:
-        return self.stack.__exit__(*exc_info)
-
-    def __call__(self, execute: Any, sql: str, params: Any, many: bool, context: dict[str, Any]) -> Any:
-        raise NotImplementedError
-
-
-class OneStatementSave(OneStatement):
-    """A tracked save on PostgreSQL whose deltas ride in its own statement.
-
-    Installed as an execute wrapper around the save, it folds the save's
-    deltas (and the scope's revision, when the save is its first change) into
-    Django's INSERT or UPDATE of the object, with data-modifying CTEs: one
-    statement, one round trip. Outside a transaction that statement commits
-    by itself, as an untracked save's does; the change and its deltas succeed
-    or fail together either way. It acts only while Django writes this
-    instance's row (``writing``, set around ``Model._do_insert`` and
-    ``_do_update``), never on what receivers of the save execute. When a save
-    cannot be folded (a value the database computes, a primary key it
-    assigns that is not an integer, an UPDATE that finds no row), or runs
-    another statement before its write, the save runs from then on in
-    ``atomic(savepoint=False)`` and ``record_save`` writes its deltas, as on
-    the other databases.
-    """
-
-    def __init__(self, instance: models.Model, using: str):
-        super().__init__(instance, using)
-        table = self.connection.ops.quote_name(instance._meta.db_table)
-        self.writes = (f"INSERT INTO {table} ", f"UPDATE {table} SET ")
-        self.writing = False
-        self.begun = False  # the save's transaction
-        self.depth = len(self.connection.atomic_blocks)
-        # Whether the change and its deltas are committed, whatever happens next in the save.
-        self.committed = False
-
-    def __enter__(self) -> OneStatementSave:
-        # Inside a caller's transaction a failure anywhere in the save dooms it, as atomic() would.
-        self.stack.enter_context(transaction.mark_for_rollback_on_error(self.using))
-        super().__enter__()
-        self.stack.callback(self.restore_scope, self.instance.__dict__.get(SCOPE_ATTRIBUTE))
-        self.instance.__dict__[SCOPE_ATTRIBUTE] = self
-        return self
-
-    def restore_scope(self, outer: OneStatementSave | None) -> None:
-        """Give the instance back the scope of the save this one ran inside (a receiver's save of it), if any."""
-        if outer is None:
-            self.instance.__dict__.pop(SCOPE_ATTRIBUTE, None)
-        else:
-            self.instance.__dict__[SCOPE_ATTRIBUTE] = outer
-
-    def begin(self) -> None:
-        """Run the rest of the save in one transaction (or mark the caller's for rollback if it fails)."""
-        self.stack.enter_context(transaction.atomic(using=self.using, savepoint=False))
-        self.begun = True
-
-    def __call__(self, execute: Any, sql: str, params: Any, many: bool, context: dict[str, Any]) -> Any:
-        if self.writing and not (self.seen or self.begun or many) and sql.startswith(self.writes):
-            self.seen = True
-            return self.fold(execute, sql, params, many, context)
-        if not (self.seen or self.begun) and len(self.connection.atomic_blocks) == self.depth:
-            # The save runs something else before its write (a receiver's query, a read of deferred
-            # values): from here on it runs in one transaction, as on the other databases.
-            self.begin()
-        return execute(sql, params, many, context)
-
-    def fold(self, execute: Any, sql: str, params: Any, many: bool, context: dict[str, Any]) -> Any:
-        """Run Django's write ``sql`` of the instance with the save's deltas, when it can carry them."""
-        pending: PendingSave | None = self.instance.__dict__.get(PENDING_SAVE_ATTRIBUTE)
-        spec = spec_for(type(self.instance))
-        inserted = sql.startswith("INSERT")
-        olds = None if pending is None or spec is None else olds_of(spec, pending, inserted)
-        if olds is None:
-            return execute(sql, params, many, context)  # nothing to record
-        assert pending is not None and spec is not None
-        change = self.change(spec, sql, params, inserted)
-        if change is None or stale_fields(self.instance, olds):
-            self.begin()
-            return execute(sql, params, many, context)
-        changes = changes_of(self.instance, olds, inserted)
-        entry = save_entry(spec, self.instance, pending, changes, inserted)
-        result, wrote = writer.write_with_change(
-            self.using, entry, change, lambda sql, params: execute(sql, params, many, context), context["cursor"]
-        )
-        if wrote:
-            pending.recorded = changes
-            self.committed = not self.connection.in_atomic_block
-        else:
-            # No row to update: nothing was written. Whatever Django does next (insert the row, or raise)
-            # runs in one transaction, and record_save records it.
-            self.begin()
-        return result
-
-    def change(self, spec: TrackingSpec, sql: str, params: Any, inserted: bool) -> writer.Change | None:
-        """Django's statement as the change of a one-statement write, or None if it cannot be one."""
-        pk = spec.model._meta.pk
-        assert pk is not None
-        if not inserted:
-            # Django 6 reads back the values of expressions an UPDATE sets: leave those alone.
-            return None if " RETURNING " in sql else writer.Change(sql, list(params))
-        if self.instance.pk is not None:
-            return writer.Change(sql, list(params))
-        returned = self.connection.ops.quote_name(writer.column_of(pk))
-        if isinstance(pk, AutoFieldMixin) and pk.db_returning and f".{returned}" in sql.rpartition(" RETURNING ")[2]:
-            return writer.Change(sql, list(params), returned)
-        return None
-
-
-def delete_scope(instance: models.Model, using: str) -> AbstractContextManager[Any]:
-    """What ``instance.delete()`` runs in while revy records: on PostgreSQL, a delete that writes its deltas."""
-    if writer.writers_for(using).in_one_statement and not instance._meta.parents:
-        return OneStatementDelete(instance, using)
-    return nullcontext()
-
-
-class OneStatementDelete(OneStatement):
-    """``instance.delete()`` on PostgreSQL, whose deltas ride in Django's DELETE of its row.
+class OneStatementDelete:
+    """An execute wrapper that folds the deltas of one object deleted alone into Django's DELETE of its row.
 
     Django runs a deletion in a transaction of its own once receivers listen;
     when the deletion is of this one object alone (no cascade, no keys set),
@@ -372,15 +489,15 @@ class OneStatementDelete(OneStatement):
     """
 
     def __init__(self, instance: models.Model, using: str):
-        super().__init__(instance, using)
-        qn = self.connection.ops.quote_name
-        pk = instance._meta.pk
-        assert pk is not None
-        table = qn(instance._meta.db_table)
-        self.sql = f"DELETE FROM {table} WHERE {table}.{qn(writer.column_of(pk))} IN (%s)"
+        self.instance = instance
+        self.using = using
+        self.seen = False  # the statement that deletes the instance's row
 
     def __call__(self, execute: Any, sql: str, params: Any, many: bool, context: dict[str, Any]) -> Any:
-        if self.seen or many or sql != self.sql or tuple(params) != (self.instance.pk,):
+        if self.seen or many:
+            return execute(sql, params, many, context)
+        change = writer.Change.of(self.instance, sql, params)
+        if change is None or not change.deletes:
             return execute(sql, params, many, context)
         self.seen = True
         plan: DeletionPlan | None = self.instance.__dict__.get(PLAN_ATTRIBUTE)
@@ -394,42 +511,13 @@ class OneStatementDelete(OneStatement):
         result, wrote = writer.write_with_change(
             self.using,
             plan.entries[0],
-            writer.Change(sql, list(params)),
+            change,
             lambda sql, params: execute(sql, params, many, context),
             context["cursor"],
         )
         if wrote:  # else the row was gone already: record_delete records the delete, as before
             plan.entries = []
         return result
-
-
-def values_before(
-    spec: TrackingSpec, instance: models.Model, update_fields: frozenset[str] | None, saved: dict[str, Any]
-) -> tuple[list[tuple[models.Field, Any]], bool]:
-    """(field, value before the save) of the tracked fields this save writes, and whether any changed."""
-    loaded = instance.__dict__
-    fields = [
-        f
-        for f in spec.fields
-        # A field deferred and never read or assigned is unchanged.
-        if f.attname in loaded
-        and (update_fields is None or f.name in update_fields or f.attname in update_fields)
-    ]
-    unknown = [f.attname for f in fields if f.attname not in saved]
-    if unknown:
-        # Deferred when loaded (or never loaded): the row still holds the old value.
-        row = (
-            type(instance)._base_manager.db_manager(instance._state.db)
-            .filter(pk=instance.pk)
-            .values_list(*unknown)
-            .first()
-        )
-        saved = {**saved, **dict(zip(unknown, row or (None,) * len(unknown), strict=True))}
-    olds = [(f, saved[f.attname]) for f in fields]
-    return olds, any(old != loaded[f.attname] for f, old in olds)
-
-
-# Delete
 
 
 class DeletionPlan:
@@ -637,6 +725,3 @@ def plan_field_update(
         if getattr(obj, field.attname) != value
     )
 
-
-signals.objects_cascaded.connect(mark_cascaded, dispatch_uid="revy.mark_cascaded")
-signals.field_set_on_delete.connect(plan_field_update, dispatch_uid="revy.plan_field_update")
