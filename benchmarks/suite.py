@@ -174,7 +174,7 @@ def simple_history_reads() -> dict[str, Read]:
         SNAPSHOT: Read(lambda s: records(s).order_by("history_id")[CHANGES // 2].instance, "`[50].instance`"),
         PAGE: Read(lambda s: [h.instance for h in records(s).all()[:PAGE_SIZE]], "`[:20]`, each `.instance`"),
         DELETED: Read(
-            lambda s: [h.instance for h in bench.ShItem.history.filter(history_type="-", id__in=s.gone)],  # type: ignore[attr-defined]
+            lambda s: [h.instance for h in bench.ShItem.history.filter(history_type="-", id__in=s.gone)],
             "`M.history.filter(history_type='-')`, each `.instance`",
         ),
     }
