@@ -13,7 +13,7 @@ from django.test.utils import CaptureQueriesContext
 
 from revy import Context
 from revy.contrib.django.models import AttributeDelta, ObjectDelta, ObjectSnapshot
-from tests.testapp.models import Author, Post, Record
+from tests.testapp.models import Author, Organization, Post, Record
 
 pytestmark = pytest.mark.django_db
 
@@ -68,13 +68,25 @@ def test_as_of_and_field_history_take_one_query(rows):
 
 
 @pytest.mark.parametrize("rows", SIZES)
-def test_deleted_objects_with_snapshots_take_three_queries(rows):
+def test_deleted_objects_with_snapshots_take_one_query(rows):
     with Context():
         records = [Record.objects.create(title=f"gone {i}") for i in range(rows)]
-        for record in records:
+        for record in records[1:]:
             record.delete()
+        Record.objects.create(title="alive")
     count, snapshots = queries_of(lambda: [d.snapshot for d in Record.history.deleted()])
-    assert count == 3 and sorted(s.title for s in snapshots) == sorted(f"gone {i}" for i in range(rows))
+    assert count == 1 and sorted(s.title for s in snapshots) == sorted(f"gone {i}" for i in range(1, rows))
+
+
+@pytest.mark.parametrize("rows", SIZES)
+def test_deleted_objects_of_a_uuid_pk_model_take_three_queries(rows):
+    with Context():
+        organizations = [Organization.objects.create(name=f"gone {i}") for i in range(rows)]
+        gone = sorted(o.pk for o in organizations[1:])
+        for organization in organizations[1:]:
+            organization.delete()
+    count, snapshots = queries_of(lambda: [d.snapshot for d in Organization.history.deleted()])
+    assert count == 3 and sorted(s.pk for s in snapshots) == gone
 
 
 @pytest.mark.parametrize("rows", SIZES)

@@ -19,7 +19,8 @@ from typing import Any
 from django.apps import apps
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import DEFAULT_DB_ALIAS, IntegrityError, models, transaction
-from django.db.models import Max
+from django.db.models import Exists, Max, OuterRef
+from django.db.models.functions import Cast
 
 from revy.context import Context, storage
 from revy.contrib.django import conf
@@ -83,21 +84,26 @@ class HistoryQuerySet(ObjectDeltaQuerySet):
     def deleted(self) -> HistoryQuerySet:
         """The last DELETE delta of each object gone now, with its ``snapshot`` to restore it::
 
-        for delta in Book.history.deleted():
-            delta.snapshot.save()
+            for delta in Book.history.deleted():
+                delta.snapshot.save()
+
+        One query when the model's pk is an integer or text (the database
+        compares it with the deltas' ``content_id``), three otherwise.
         """
         model = self._model
-        newest = (
-            self.deletes()
-            .order_by()
-            .values("content_id")
-            .annotate(newest=Max("pk"))
-            .values_list("newest", "content_id")
-        )
-        by_pk = {model._meta.pk.to_python(content_id): pk for pk, content_id in newest}
-        alive = model._base_manager.using(self.db).filter(pk__in=list(by_pk)).values_list("pk", flat=True)
-        for pk in alive:
-            by_pk.pop(pk, None)
+        pk = model._meta.pk
+        newest = self.deletes().order_by().values("content_id").annotate(newest=Max("pk"))
+        if isinstance(pk, models.IntegerField | models.CharField):
+            stored_id: Any = OuterRef("content_id")
+            key = stored_id if isinstance(pk, models.CharField) else Cast(stored_id, output_field=pk)
+            alive = model._base_manager.filter(pk=key)
+            return self.filter(pk__in=newest.values("newest")).filter(~Exists(alive)).with_snapshot()
+        by_pk = {
+            pk.to_python(content_id): delta_pk for delta_pk, content_id in newest.values_list("newest", "content_id")
+        }
+        alive_pks = model._base_manager.using(self.db).filter(pk__in=list(by_pk)).values_list("pk", flat=True)
+        for alive_pk in alive_pks:
+            by_pk.pop(alive_pk, None)
         return self.filter(pk__in=list(by_pk.values())).with_snapshot()
 
     def revert_to(self, delta: models.Model) -> models.Model:
