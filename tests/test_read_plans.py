@@ -20,7 +20,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from revy import Context
-from revy.contrib.django.models import AttributeDelta, ObjectDelta, Revision
+from revy.contrib.django.models import AttributeDelta, ObjectDelta, ObjectSnapshot, Revision
 from tests.testapp.models import Author, Post, Record
 
 pytestmark = [
@@ -123,6 +123,19 @@ def test_every_read_seeks_an_index_and_never_scans_a_delta_table(history):
         name: [scan for scan in found if not scan[0].startswith(("Index", "Bitmap"))] for name, found in scans.items()
     }
     assert {name: found for name, found in not_by_index.items() if found} == {}
+
+
+def test_a_snapshot_at_an_offset_is_computed_for_the_row_returned_only(history):
+    deltas = history["post"].history.order_by("pk").annotate(snapshot=ObjectSnapshot(Post))[15:16]
+    sql, params = deltas.query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + sql, params)
+        explained = cursor.fetchone()[0]
+    plan = (json.loads(explained) if isinstance(explained, str) else explained)[0]["Plan"]
+    subplans = [node for node in plan_nodes(plan) if node.get("Subplan Name", "").startswith("SubPlan")]
+    assert subplans  # a field's seek each
+    assert {node["Actual Loops"] for node in subplans} == {1}
+    assert deltas[0].snapshot.title == "take 14"
 
 
 def test_a_scan_of_a_delta_table_is_seen(history):

@@ -139,14 +139,15 @@ class ObjectSnapshot(Func):
 
     @staticmethod
     def _returned_rows(compiler: Any, connection: Any, own_pk: str, pk_params: list[Any]) -> tuple[str, list[Any]]:
-        """With an OFFSET, a condition that holds only for the rows returned, else nothing.
+        """On PostgreSQL with an OFFSET, a condition that holds only for the rows returned, else nothing.
 
         PostgreSQL computes the select list of the rows an OFFSET skips too, so
         each skipped delta would cost its snapshot; the page's own pks, selected
-        once, keep the snapshots to the rows returned.
+        once, keep the snapshots to the rows returned. SQLite and MySQL skip
+        those rows before computing their columns.
         """
         query = compiler.query
-        if not query.low_mark:
+        if not query.low_mark or connection.vendor != "postgresql":
             return "", []
         page = query.clone()
         page.explain_info = None
