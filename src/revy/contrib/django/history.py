@@ -92,12 +92,13 @@ class HistoryQuerySet(ObjectDeltaQuerySet):
         """
         model = self._model
         pk = model._meta.pk
-        newest = self.deletes().order_by().values("content_id").annotate(newest=Max("pk"))
+        deletes = self.deletes()
+        newest = deletes.order_by().values("content_id").annotate(newest=Max("pk"))
         if isinstance(pk, models.IntegerField | models.CharField):
             stored_id: Any = OuterRef("content_id")
             key = stored_id if isinstance(pk, models.CharField) else Cast(stored_id, output_field=pk)
             alive = model._base_manager.filter(pk=key)
-            return self.filter(pk__in=newest.values("newest")).filter(~Exists(alive)).with_snapshot()
+            return deletes.filter(~Exists(alive), pk__in=newest.values("newest")).with_snapshot()
         by_pk = {
             pk.to_python(content_id): delta_pk for delta_pk, content_id in newest.values_list("newest", "content_id")
         }
