@@ -92,7 +92,7 @@ class HistoryQuerySet(ObjectDeltaQuerySet):
         """
         model = self._model
         pk = model._meta.pk
-        deletes = self.deletes()
+        deletes = self.filter(action=ACTION_DELETE)
         newest = deletes.order_by().values("content_id").annotate(newest=Max("pk"))
         if isinstance(pk, models.IntegerField | models.CharField):
             stored_id: Any = OuterRef("content_id")
