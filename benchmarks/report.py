@@ -19,6 +19,8 @@ DATABASE_TITLES = {
     "sqlite": "SQLite",
     "postgres": "PostgreSQL",
     "postgres-prepared": "PostgreSQL, revy's statements prepared (`REVY_PREPARED_STATEMENTS = True`)",
+    "postgres-psycopg": "PostgreSQL, every statement prepared by psycopg "
+    '(`OPTIONS: {"server_side_binding": True, "prepare_threshold": 2}`)',
 }
 
 
@@ -181,7 +183,7 @@ def render(results: dict[str, Any], skipped: dict[str, str], machine: dict[str, 
                 if (reads := reads_against_peers(rows))
                 else []
             ),
-            *floor_note(measured["floor"], measured["cascade_floor"]),
+            *(floor_note(measured["floor"], measured["cascade_floor"]) if "floor" in measured else []),
             "SQL statements per operation (+ transaction control: BEGIN/COMMIT/SAVEPOINT as Django "
             "logs them; PostgreSQL's BEGIN is sent by the driver and not logged):",
             "",

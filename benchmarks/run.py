@@ -9,9 +9,11 @@ hits them all alike. The parent process writes the Markdown table.
     python -m benchmarks.run --quick         # smaller batches, fewer rounds
     python -m benchmarks.run --db sqlite     # one database only
 
-PostgreSQL is measured twice: as Django and revy come (each statement
-parsed and planned by the server every time), and with revy's
-``REVY_PREPARED_STATEMENTS`` on (``--db postgres-prepared``).
+PostgreSQL is measured three times: as Django and revy come (each statement
+parsed and planned by the server every time), with revy's
+``REVY_PREPARED_STATEMENTS`` on (``--db postgres-prepared``), and with
+psycopg preparing every statement, plain Django's too, through server-side
+binding (``--db postgres-psycopg``).
 
 PostgreSQL is reached at REVY_PG_HOST:REVY_PG_PORT (127.0.0.1:5432) as
 REVY_PG_USER (postgres); the benchmark creates and drops its own database
@@ -52,7 +54,7 @@ class Sizes:
 
 FULL = Sizes(rounds=5, rows=100, parents=8, bulk=10_000, bulk_rounds=2, reads=30, floor=500)
 QUICK = Sizes(rounds=3, rows=40, parents=3, bulk=1_000, bulk_rounds=2, reads=10, floor=200)
-DATABASES = ["sqlite", "postgres", "postgres-prepared"]
+DATABASES = ["sqlite", "postgres", "postgres-prepared", "postgres-psycopg"]
 
 
 def postgres_reachable() -> str | None:
@@ -79,11 +81,12 @@ def measure(db: str, sizes: Sizes) -> dict[str, Any]:
     """Run the suite on ``db`` in a child process and return its results."""
     with tempfile.TemporaryDirectory() as directory:
         output = Path(directory) / "results.json"
-        database, _, prepared = db.partition("-")
+        database, _, variant = db.partition("-")
         env = {
             **os.environ,
             "REVY_BENCH_DB": database,
-            "REVY_BENCH_PREPARED": "1" if prepared else "0",
+            "REVY_BENCH_PREPARED": "1" if variant == "prepared" else "0",
+            "REVY_BENCH_SERVER_BINDING": "1" if variant == "psycopg" else "0",
             "DJANGO_SETTINGS_MODULE": "benchmarks.settings",
         }
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))

@@ -58,3 +58,7 @@ else:
 
 # REVY_BENCH_PREPARED=1: revy's PostgreSQL statements prepared once per connection (there is no pooler here).
 REVY_PREPARED_STATEMENTS = os.environ.get("REVY_BENCH_PREPARED") == "1"
+# REVY_BENCH_SERVER_BINDING=1: psycopg binds parameters on the server and prepares every statement run twice,
+# plain Django's and the peers' too.
+if os.environ.get("REVY_BENCH_SERVER_BINDING") == "1":
+    DATABASES["default"]["OPTIONS"] = {"server_side_binding": True, "prepare_threshold": 2}

@@ -9,3 +9,12 @@ def _fresh_content_type_cache():
     ContentType.objects.clear_cache()
     yield
 
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    # Lets a fixture know whether its test failed (the browser test saves a screenshot then).
+    report = yield
+    if report.when == "call":
+        item.revy_call_report = report
+    return report

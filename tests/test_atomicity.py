@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from decimal import Decimal
 from contextlib import contextmanager
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -12,7 +12,7 @@ from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.db.models.signals import post_delete
 from django.test import override_settings
 
-from revy import Context, EncodingError, RevyError
+from revy import Context, EncodingError, InvalidActor
 from revy.contrib.django.models import AttributeDelta, ObjectDelta, Revision
 from tests.modes import in_either_mode
 from tests.testapp.models import Author, Organization, Post, Record
@@ -212,7 +212,7 @@ def test_save_after_a_rolled_back_savepoint_records_the_change_again() -> None:
 
 @pytest.mark.django_db(transaction=True)
 def test_unsaved_actor_is_refused_and_leaves_no_change() -> None:
-    with Context.via_actor(Author(name="never saved")), pytest.raises(RevyError, match="saved model instance"):
+    with Context.via_actor(Author(name="never saved")), pytest.raises(InvalidActor, match="saved model instance"):
         Record.objects.create(title="never")
     assert not Record.objects.exists()
     assert_nothing_recorded()

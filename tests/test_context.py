@@ -116,13 +116,14 @@ def test_every_key_reset_hides_every_value(key: str) -> None:
 
 
 @pytest.mark.parametrize("key", KEYS)
-def test_every_key_set_outside_a_scope_raises_the_exported_error(key: str) -> None:
+def test_every_key_set_unset_or_reset_outside_a_scope_raises_the_exported_error(key: str) -> None:
     _, set_, unset, reset, _ = accessors(key)
-    with pytest.raises(revy.NoActiveContext, match=f"set_{key}"):
+    with pytest.raises(revy.NoActiveContext, match=f"Context.set_{key}"):
         set_("value")
-    # Nothing to remove: unset and reset outside a scope are harmless.
-    unset()
-    reset()
+    with pytest.raises(revy.NoActiveContext, match=f"Context.unset_{key}"):
+        unset()
+    with pytest.raises(revy.NoActiveContext, match=f"Context.reset_{key}"):
+        reset()
 
 
 def test_no_active_context_is_a_revy_error() -> None:

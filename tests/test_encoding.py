@@ -15,8 +15,8 @@ from django.test import override_settings
 from django.utils.translation import gettext_lazy
 
 from revy import Context, EncodingError
-from revy.contrib.django.values import RevyJSONEncoder
 from revy.contrib.django.models import AttributeDelta
+from revy.contrib.django.values import RevyJSONEncoder
 from revy.contrib.django.writer import PLAIN_JSON
 from tests.testapp.models import Category, Organization, Record, Tag
 

@@ -130,6 +130,8 @@ def test_records_carry_each_changed_field_typed_in_the_history_order():
         ContentType.objects.get_for_model(User).pk,
         str(editor.pk),
     )
+    assert updated.actor_label == str(editor) and created.actor_label == ""
+    assert updated.changes["price"].actor_label == str(editor)
     assert created.changes["day"].new == datetime.date(2024, 2, 29) and created.changes["day"].old is None
     assert deleted.changes["price"].old == Decimal("2.25")
     assert deleted.changes["price"].action == AttributeDelta.ACTION_UNSET

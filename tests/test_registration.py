@@ -14,7 +14,7 @@ from django.test.utils import isolate_apps
 
 import revy
 from revy import Context, RegistrationError, RevyTrackedModel
-from revy.contrib.django import specs, tracking
+from revy.contrib.django import specs
 from revy.contrib.django.checks import check_settings
 from revy.contrib.django.models import AttributeDelta, ObjectDelta
 from tests.testapp.models import Author, AuthorProxy, Category

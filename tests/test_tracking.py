@@ -24,7 +24,7 @@ from django.test import override_settings
 from django.test.utils import CaptureQueriesContext
 
 from revy import Context
-from revy.contrib.django import specs, tracking
+from revy.contrib.django import specs
 from revy.contrib.django.models import AttributeDelta, ObjectDelta, Revision
 from tests.modes import in_either_mode
 from tests.testapp.models import (
@@ -765,6 +765,7 @@ def readme_section(title: str) -> str:
         "Tracking models",
         "Foreign key deletion handlers",
         "History, snapshots and undo",
+        "Requests, the admin and the terminal",
     ],
 )
 def test_readme_examples_run(section: str) -> None:

@@ -11,8 +11,9 @@ import revy
 from revy import RevyTrackedModel
 from revy.contrib.django.models import CASCADE
 
-# A model we do not own is tracked by registering it; the password hash stays out of the history.
-revy.register(User, exclude=["password"])
+# A model we do not own is tracked by registering it; the password hash stays out of the history,
+# and so does the time of the last login (every admin login would be a revision).
+revy.register(User, exclude=["password", "last_login"])
 
 
 class Customer(RevyTrackedModel):

@@ -9,8 +9,17 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from revy.context import Context
-from revy.errors import EncodingError, NoActiveContext, RegistrationError, RevertConflict, RevyError
+from revy.context import Context, LazyActor
+from revy.errors import (
+    DifferentObjects,
+    EncodingError,
+    InvalidActor,
+    MisconfiguredModel,
+    NoActiveContext,
+    RegistrationError,
+    RevertConflict,
+    RevyError,
+)
 
 if TYPE_CHECKING:
     from revy import signals
@@ -18,7 +27,11 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Context",
+    "DifferentObjects",
     "EncodingError",
+    "InvalidActor",
+    "LazyActor",
+    "MisconfiguredModel",
     "NoActiveContext",
     "RegistrationError",
     "RevertConflict",

@@ -10,7 +10,7 @@ import inspect
 import threading
 from collections.abc import Callable
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 import stackholm
 
@@ -19,17 +19,19 @@ from revy.storage import Frame, TaskLocalStorage
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-KEYS = frozenset(
-    {
-        "revision",
-        "revision_description",
-        "actor",
-        "object_delta_description",
-        "attribute_delta_description",
-        "deletion_description",
-        "disabled",
-    }
-)
+# Each value key K and what get_K() returns when K is unset: the revision and the actor are None,
+# descriptions are ''. A revision given as a callable is resolved once, when first read.
+VALUE_KEYS: dict[str, Any] = {
+    "revision": None,
+    "revision_description": "",
+    "actor": None,
+    "object_delta_description": "",
+    "attribute_delta_description": "",
+    "deletion_description": "",
+}
+
+
+KEYS = frozenset(VALUE_KEYS) | {"disabled"}
 
 storage = TaskLocalStorage()
 
@@ -55,16 +57,36 @@ class LazyRevision:
         return self._revision
 
 
+class LazyActor:
+    """An actor given as a zero-argument callable, called at each ``Context.get_actor()``.
+
+    ``Context.via_actor(LazyActor(lambda: request.user))`` names whoever the
+    callable returns when a change is recorded, so an actor known only later
+    (authentication inside a view) is still the one recorded.
+    """
+
+    __slots__ = ("_factory",)
+
+    def __init__(self, factory: Callable[[], Any]) -> None:
+        self._factory = factory
+
+    def resolve(self) -> Any:
+        return self._factory()
+
+
 _get = storage.get_value
 
 
-def _set(key: str, value: Any) -> None:
+def _require_scope(call: str) -> None:
     if storage.top is None:
-        call = "disable()/enable()" if key == "disabled" else f"set_{key}()"
         raise NoActiveContext(
             f"Context.{call} needs an active context: call it inside `with Context():` "
             "or a function decorated with `@Context()`."
         )
+
+
+def _set(key: str, value: Any) -> None:
+    _require_scope("disable()/enable()" if key == "disabled" else f"set_{key}()")
     storage.set_value(key, value)
 
 
@@ -248,135 +270,71 @@ class Context(stackholm.Context):
         """A new scope in which tracking is on."""
         return cls(disabled=False)
 
-    # revision: a Revision, or a zero-argument callable returning one.
+    if TYPE_CHECKING:  # the accessors generated from VALUE_KEYS below
+        get_revision: ClassVar[Callable[[], Any]]
+        set_revision: ClassVar[Callable[[Any], None]]
+        unset_revision: ClassVar[Callable[[], None]]
+        reset_revision: ClassVar[Callable[[], None]]
+        via_revision: ClassVar[Callable[[Any], Context]]
+        get_actor: ClassVar[Callable[[], Any]]
+        set_actor: ClassVar[Callable[[Any], None]]
+        unset_actor: ClassVar[Callable[[], None]]
+        reset_actor: ClassVar[Callable[[], None]]
+        via_actor: ClassVar[Callable[[Any], Context]]
+        get_revision_description: ClassVar[Callable[[], str]]
+        set_revision_description: ClassVar[Callable[[str | None], None]]
+        unset_revision_description: ClassVar[Callable[[], None]]
+        reset_revision_description: ClassVar[Callable[[], None]]
+        via_revision_description: ClassVar[Callable[[str | None], Context]]
+        get_object_delta_description: ClassVar[Callable[[], str]]
+        set_object_delta_description: ClassVar[Callable[[str | None], None]]
+        unset_object_delta_description: ClassVar[Callable[[], None]]
+        reset_object_delta_description: ClassVar[Callable[[], None]]
+        via_object_delta_description: ClassVar[Callable[[str | None], Context]]
+        get_attribute_delta_description: ClassVar[Callable[[], str]]
+        set_attribute_delta_description: ClassVar[Callable[[str | None], None]]
+        unset_attribute_delta_description: ClassVar[Callable[[], None]]
+        reset_attribute_delta_description: ClassVar[Callable[[], None]]
+        via_attribute_delta_description: ClassVar[Callable[[str | None], Context]]
+        get_deletion_description: ClassVar[Callable[[], str]]
+        set_deletion_description: ClassVar[Callable[[str | None], None]]
+        unset_deletion_description: ClassVar[Callable[[], None]]
+        reset_deletion_description: ClassVar[Callable[[], None]]
+        via_deletion_description: ClassVar[Callable[[str | None], Context]]
 
-    @classmethod
-    def get_revision(cls) -> Any:
-        value = _get("revision")
-        return value.resolve() if isinstance(value, LazyRevision) else value
 
-    @classmethod
-    def set_revision(cls, revision: Any) -> None:
-        _set("revision", LazyRevision(revision) if callable(revision) else revision)
+def _accessors(key: str, unset: Any) -> dict[str, Callable[..., Any]]:
+    """``get_K``, ``set_K``, ``unset_K``, ``reset_K`` and ``via_K`` of the key ``key``."""
 
-    @classmethod
-    def unset_revision(cls) -> None:
-        storage.unset_value("revision")
+    def get(cls: type[Context]) -> Any:
+        value = _get(key)
+        if isinstance(value, LazyRevision | LazyActor):
+            return value.resolve()
+        return unset if value is None else value
 
-    @classmethod
-    def reset_revision(cls) -> None:
-        storage.reset_value("revision")
+    def set_(cls: type[Context], value: Any) -> None:
+        _set(key, LazyRevision(value) if key == "revision" and callable(value) else value)
 
-    @classmethod
-    def via_revision(cls, revision: Any) -> Context:
-        return cls(revision=revision)
+    def unset_(cls: type[Context]) -> None:
+        _require_scope(f"unset_{key}()")
+        storage.unset_value(key)
 
-    # revision_description
+    def reset(cls: type[Context]) -> None:
+        _require_scope(f"reset_{key}()")
+        storage.reset_value(key)
 
-    @classmethod
-    def get_revision_description(cls) -> str:
-        return _get("revision_description") or ""
+    def via(cls: type[Context], value: Any) -> Context:
+        return cls(**{key: value})
 
-    @classmethod
-    def set_revision_description(cls, description: str | None) -> None:
-        _set("revision_description", description)
+    get.__doc__ = f"The nearest {key} set ({unset!r} when none is)."
+    set_.__doc__ = f"Set {key} in the innermost scope; raises ``revy.NoActiveContext`` outside any."
+    unset_.__doc__ = f"Remove the nearest {key}, revealing the outer one; raises outside any scope."
+    reset.__doc__ = f"Remove every {key} of the stack; raises outside any scope."
+    via.__doc__ = f"A new scope holding {key}."
+    return {f"get_{key}": get, f"set_{key}": set_, f"unset_{key}": unset_, f"reset_{key}": reset, f"via_{key}": via}
 
-    @classmethod
-    def unset_revision_description(cls) -> None:
-        storage.unset_value("revision_description")
 
-    @classmethod
-    def reset_revision_description(cls) -> None:
-        storage.reset_value("revision_description")
-
-    @classmethod
-    def via_revision_description(cls, description: str | None) -> Context:
-        return cls(revision_description=description)
-
-    # actor: any model instance, or None for the system.
-
-    @classmethod
-    def get_actor(cls) -> Any:
-        return _get("actor")
-
-    @classmethod
-    def set_actor(cls, actor: Any) -> None:
-        _set("actor", actor)
-
-    @classmethod
-    def unset_actor(cls) -> None:
-        storage.unset_value("actor")
-
-    @classmethod
-    def reset_actor(cls) -> None:
-        storage.reset_value("actor")
-
-    @classmethod
-    def via_actor(cls, actor: Any) -> Context:
-        return cls(actor=actor)
-
-    # object_delta_description
-
-    @classmethod
-    def get_object_delta_description(cls) -> str:
-        return _get("object_delta_description") or ""
-
-    @classmethod
-    def set_object_delta_description(cls, description: str | None) -> None:
-        _set("object_delta_description", description)
-
-    @classmethod
-    def unset_object_delta_description(cls) -> None:
-        storage.unset_value("object_delta_description")
-
-    @classmethod
-    def reset_object_delta_description(cls) -> None:
-        storage.reset_value("object_delta_description")
-
-    @classmethod
-    def via_object_delta_description(cls, description: str | None) -> Context:
-        return cls(object_delta_description=description)
-
-    # attribute_delta_description
-
-    @classmethod
-    def get_attribute_delta_description(cls) -> str:
-        return _get("attribute_delta_description") or ""
-
-    @classmethod
-    def set_attribute_delta_description(cls, description: str | None) -> None:
-        _set("attribute_delta_description", description)
-
-    @classmethod
-    def unset_attribute_delta_description(cls) -> None:
-        storage.unset_value("attribute_delta_description")
-
-    @classmethod
-    def reset_attribute_delta_description(cls) -> None:
-        storage.reset_value("attribute_delta_description")
-
-    @classmethod
-    def via_attribute_delta_description(cls, description: str | None) -> Context:
-        return cls(attribute_delta_description=description)
-
-    # deletion_description
-
-    @classmethod
-    def get_deletion_description(cls) -> str:
-        return _get("deletion_description") or ""
-
-    @classmethod
-    def set_deletion_description(cls, description: str | None) -> None:
-        _set("deletion_description", description)
-
-    @classmethod
-    def unset_deletion_description(cls) -> None:
-        storage.unset_value("deletion_description")
-
-    @classmethod
-    def reset_deletion_description(cls) -> None:
-        storage.reset_value("deletion_description")
-
-    @classmethod
-    def via_deletion_description(cls, description: str | None) -> Context:
-        return cls(deletion_description=description)
+for _key, _unset in VALUE_KEYS.items():
+    for _name, _accessor in _accessors(_key, _unset).items():
+        _accessor.__name__ = _accessor.__qualname__ = _name
+        setattr(Context, _name, classmethod(_accessor))

@@ -20,6 +20,14 @@ class RegistrationError(RevyError):
     """A model cannot be tracked with the options given."""
 
 
+class InvalidActor(RevyError, TypeError):
+    """The context's actor is neither a saved model instance nor None (the system)."""
+
+
+class MisconfiguredModel(RevyError):
+    """A swapped revy model (``REVY_*_MODEL``) lacks fields of revy's abstract base."""
+
+
 class EncodingError(RevyError, TypeError):
     """A field value cannot be stored as JSON by the configured encoder."""
 
@@ -35,3 +43,7 @@ class RevertConflict(RevyError):
         super().__init__(message)
         self.obj = obj
         self.field = field
+
+
+class DifferentObjects(RevyError, ValueError):
+    """Two deltas compared with ``diff()`` belong to different objects."""

@@ -99,6 +99,9 @@ class Frame:
         return self._with_values(values)
 
 
+NOT_USED = "revy's Context changes its stack through TaskLocalStorage.enter(), leave() and set_value()"
+
+
 class FrameState(stackholm.State):
     """stackholm's ``State`` over a top frame; each change replaces ``top``."""
 
@@ -107,40 +110,27 @@ class FrameState(stackholm.State):
     def __init__(self, top: Frame | None = None) -> None:
         self.top = top
 
+    # revy's Context enters, leaves and sets through TaskLocalStorage's own operations below, each
+    # one step on the top frame; stackholm's step-by-step protocol for the same is not used.
+
     def push_context(self, context: stackholm.Context) -> int:
-        self.top = Frame.entered(context, self.top, {})
-        return self.top.depth
+        raise NotImplementedError(NOT_USED)
 
     def pop_context(self, index: int = -1) -> stackholm.Context | None:
-        top = self.top
-        if top is None:
-            return None
-        if index not in (-1, top.depth):
-            raise IndexError(f"only the innermost scope ({top.depth}) can be left, not {index}")
-        self.top = top.parent
-        return top.context
+        raise NotImplementedError(NOT_USED)
 
     def get_last_context(self) -> stackholm.Context | None:
         return None if self.top is None else self.top.context
 
     def add_checkpoint(self, key: str, context_index: int) -> None:
-        """Make the innermost context's own value of ``key`` visible."""
-        top = self._top_at(context_index)
-        self.top = top.with_value(key, top.context.checkpoint_data[key])
+        raise NotImplementedError(NOT_USED)
 
     def remove_checkpoint(self, key: str, context_index: int) -> None:
-        self.top = self._top_at(context_index).without_nearest(key)
+        raise NotImplementedError(NOT_USED)
 
     def get_nearest_checkpoint(self, key: str) -> stackholm.Context | None:
         node = None if self.top is None else self.top.values.get(key)
         return None if node is None else node.context
-
-    def _top_at(self, context_index: int) -> Frame:
-        if self.top is None:
-            raise stackholm.NoContextIsActive()
-        if context_index != self.top.depth:
-            raise IndexError("only the innermost scope can change")
-        return self.top
 
 
 class TaskLocalStorage(stackholm.Storage):
@@ -159,42 +149,16 @@ class TaskLocalStorage(stackholm.Storage):
         return FrameState
 
     def get_state(self) -> FrameState:
-        """A working copy of the state; changes to it count once given to ``set_state``."""
+        """The state stackholm's generic readers (``get_current``, ``get_nearest_checkpoint``) read."""
         return FrameState(self._var.get())
 
     def set_state(self, state: stackholm.State) -> None:
-        if not isinstance(state, FrameState):
-            raise TypeError(f"TaskLocalStorage stores a FrameState, not {type(state).__name__}")
-        self._var.set(state.top)
+        raise NotImplementedError(NOT_USED)
 
     @property
     def top(self) -> Frame | None:
         """The innermost frame of the current task or thread."""
         return self._var.get()
-
-    # stackholm's Storage changes ``self.state`` in place; here ``state`` is a copy.
-
-    def push_context(self, context: stackholm.Context) -> int:
-        state = self.get_state()
-        index = state.push_context(context)
-        self.set_state(state)
-        return index
-
-    def pop_context(self, index: int = -1) -> stackholm.Context | None:
-        state = self.get_state()
-        context = state.pop_context(index)
-        self.set_state(state)
-        return context
-
-    def add_checkpoint(self, key: str, context_index: int) -> None:
-        state = self.get_state()
-        state.add_checkpoint(key, context_index)
-        self.set_state(state)
-
-    def remove_checkpoint(self, key: str, context_index: int) -> None:
-        state = self.get_state()
-        state.remove_checkpoint(key, context_index)
-        self.set_state(state)
 
     # The operations revy's Context uses, each one step on the top frame.
 

@@ -10,5 +10,7 @@ class TestAppConfig(AppConfig):
         from django.contrib.auth.models import User
 
         import revy
+        from tests.testapp.models import Appliance
 
         revy.register(User, exclude=["password"])
+        revy.register(Appliance)

@@ -55,6 +55,9 @@ class Record(RevyTrackedModel):
 class Author(RevyTrackedModel):
     name = models.CharField(max_length=100, unique=True)
 
+    def __str__(self) -> str:
+        return self.name
+
 
 class Post(RevyTrackedModel):
     author = models.ForeignKey(Author, CASCADE, related_name="posts")
@@ -141,3 +144,128 @@ class Stamped(RevyTrackedModel):
 
     name = models.CharField(max_length=10)
     updated = models.DateTimeField(auto_now=True)
+
+
+# Living beside other code (issue #12): every field type stored through the field, users' own overrides.
+
+
+class Money:
+    """A value type no JSON encoder knows: its field stores it as text."""
+
+    def __init__(self, amount: Decimal, currency: str):
+        self.amount, self.currency = Decimal(amount), currency
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Money) and (self.amount, self.currency) == (other.amount, other.currency)
+
+    def __str__(self) -> str:
+        return f"{self.amount} {self.currency}"
+
+
+class MoneyField(models.CharField):
+    """A custom field with ``from_db_value`` and ``to_python``, as Django's docs describe them."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("max_length", 40)
+        super().__init__(*args, **kwargs)
+
+    def from_db_value(self, value, expression, connection):
+        return self.to_python(value)
+
+    def to_python(self, value):
+        if value is None or isinstance(value, Money):
+            return value
+        amount, currency = value.split()
+        return Money(Decimal(amount), currency)
+
+    def get_prep_value(self, value):
+        return None if value is None else str(value)
+
+
+class Wrapper:
+    """A primary key value that is an object, as in Django's own custom_pk tests."""
+
+    def __init__(self, value: str):
+        self.value = value
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Wrapper) and self.value == other.value
+
+    def __hash__(self) -> int:
+        return hash(self.value)
+
+    def __str__(self) -> str:
+        return self.value
+
+
+class WrapperField(models.CharField):
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("max_length", 20)
+        super().__init__(*args, **kwargs)
+
+    def from_db_value(self, value, expression, connection):
+        return self.to_python(value)
+
+    def to_python(self, value):
+        return value if value is None or isinstance(value, Wrapper) else Wrapper(value)
+
+    def get_prep_value(self, value):
+        return None if value is None else str(value)
+
+
+class Attachment(RevyTrackedModel):
+    """File, image and binary fields, a custom value field."""
+
+    name = models.CharField(max_length=50)
+    document = models.FileField(upload_to="attachments/", blank=True)
+    picture = models.ImageField(upload_to="pictures/", blank=True)
+    blob = models.BinaryField(null=True, blank=True)
+    price = MoneyField(null=True, blank=True)
+
+
+class Wrapped(RevyTrackedModel):
+    code = WrapperField(primary_key=True)
+    label = models.CharField(max_length=50, default="")
+
+
+class Audited(RevyTrackedModel):
+    """A tracked model with its own save() and delete(), signatures of its own."""
+
+    name = models.CharField(max_length=50)
+    saves = models.IntegerField(default=0)
+
+    def save(self, *args, **kwargs):
+        self.saves += 1
+        return super().save(*args, **kwargs)
+
+    def delete(self):
+        Category.objects.create(name=f"deleted {self.name}")
+        return super().delete()
+
+
+class Appliance(models.Model):
+    """Registered with revy.register(): its own delete() takes no arguments, its own save_base() logs."""
+
+    name = models.CharField(max_length=50)
+    based = models.IntegerField(default=0)
+
+    def delete(self):
+        Category.objects.create(name=f"deleted {self.name}")
+        return super().delete()
+
+    def save_base(self, *args, **kwargs):
+        self.based += 1
+        return super().save_base(*args, **kwargs)
+
+
+class Ticket(RevyTrackedModel):
+    """Choices and a foreign key, as the admin shows them."""
+
+    STATUS_CHOICES = [("open", "Open"), ("closed", "Closed")]
+
+    title = models.CharField("headline", max_length=100)
+    status = models.CharField(max_length=10, choices=STATUS_CHOICES, default="open")
+    owner = models.ForeignKey(Author, models.SET_NULL, null=True, blank=True, related_name="tickets")
+
+    def __str__(self) -> str:
+        return self.title

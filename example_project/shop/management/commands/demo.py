@@ -19,6 +19,7 @@ from revy.contrib.django.models import get_revision_model
 from shop.models import Customer, Invoice
 
 ADDRESS = "127.0.0.1:8000"
+DEMO_LOGIN = ("admin", "revy-demo")
 
 
 class Command(BaseCommand):
@@ -31,11 +32,18 @@ class Command(BaseCommand):
         call_command("migrate", verbosity=0)
         call_command("flush", interactive=False, verbosity=0)
         record_changes()
+        create_demo_login()
         self.print_history()
         self.print_past_state()
+        invoice = Invoice.objects.get(number="INV-1")
+        self.stdout.write(
+            f"\nDemo login for the admin: {DEMO_LOGIN[0]} / {DEMO_LOGIN[1]}\n"
+            f"  http://{ADDRESS}/admin/  (the history of INV-1, with two actors in one revision: "
+            f"http://{ADDRESS}/admin/shop/invoice/{invoice.pk}/history/)"
+        )
         if no_serve or os.environ.get("REVY_EXAMPLE_NO_SERVE", "") not in ("", "0"):
             return
-        self.stdout.write(f"\nServing the recent revisions on http://{ADDRESS}/ (Ctrl-C stops).")
+        self.stdout.write(f"\nServing the example on http://{ADDRESS}/ (Ctrl-C stops).")
         call_command("runserver", ADDRESS, use_reloader=False)
 
     def print_history(self) -> None:
@@ -78,8 +86,14 @@ def name_of(actor: Any) -> str:
     return "the system" if actor is None else str(actor)
 
 
+def create_demo_login() -> None:
+    """A superuser for the admin, created outside any context: nothing about it is recorded."""
+    username, password = DEMO_LOGIN
+    User.objects.create_superuser(username, email="admin@example.com", password=password)
+
+
 def record_changes() -> None:
-    """Five revisions, each made inside its own context."""
+    """Nine revisions, each made inside its own context."""
     with Context.via_revision_description("Alice signs up"):
         alice = User(username="alice", email="alice@example.com")
         alice.set_password("correct horse battery staple")
@@ -123,3 +137,16 @@ def record_changes() -> None:
     closure = get_revision_model().objects.get(description="ACME closes its account")
     with Context.via_actor(alice), Context.via_revision_description("Alice reopens ACME"):
         closure.revert()
+
+    # An undelete: INV-2 deleted by mistake, then brought back from its last state.
+    with Context.via_actor(alice), Context.via_revision_description("Alice deletes INV-2 by mistake"):
+        Invoice.objects.get(number="INV-2").delete()
+    with Context.via_actor(alice), Context.via_revision_description("Alice restores INV-2"):
+        for delta in Invoice.history.deleted():
+            delta.snapshot.save()
+
+    # A customer left deleted, for the admin's "Recover deleted customers" page.
+    with Context.via_actor(alice), Context.via_revision_description("Alice adds a test customer"):
+        Customer.objects.create(name="Globex (test)")
+    with Context.via_actor(alice), Context.via_revision_description("Alice removes the test customer"):
+        Customer.objects.get(name="Globex (test)").delete()

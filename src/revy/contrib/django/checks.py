@@ -13,7 +13,8 @@ from revy.contrib.django import models as revy_models
 
 @checks.register()
 def check_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
-    """revy.E001 to E005: contenttypes installed, swapped models usable, encoder importable, flags boolean."""
+    """revy.E001 to E007: contenttypes installed, swapped models usable, encoder and actor label importable,
+    flags boolean, the request header a name."""
     errors: list[checks.CheckMessage] = []
     if not apps.is_installed("django.contrib.contenttypes"):
         errors.append(
@@ -48,4 +49,15 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckM
     if not isinstance(prepared, bool):
         message = f"REVY_PREPARED_STATEMENTS must be True or False, not {prepared!r}."
         errors.append(checks.Error(message, id="revy.E005"))
+    try:
+        label = conf.actor_label()
+    except ImportError as error:
+        errors.append(checks.Error(f"REVY_ACTOR_LABEL cannot be imported: {error}", id="revy.E006"))
+    else:
+        if not callable(label):
+            errors.append(checks.Error(f"REVY_ACTOR_LABEL must be a callable, not {label!r}.", id="revy.E006"))
+    header = conf.request_description_header()
+    if header is not None and not (isinstance(header, str) and header):
+        message = f"REVY_REQUEST_DESCRIPTION_HEADER must be a header name or None, not {header!r}."
+        errors.append(checks.Error(message, id="revy.E007"))
     return errors

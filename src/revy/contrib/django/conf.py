@@ -15,6 +15,16 @@
 ``REVY_HISTORY_ATTRIBUTE`` (``"history"``)
     Name of the history manager added to tracked models.
 
+``REVY_ACTOR_LABEL`` (``str``)
+    A callable, or its dotted path, that turns an actor into the short text
+    every delta keeps beside the actor's key (``actor_label``), so a deleted
+    actor is still named.
+
+``REVY_REQUEST_DESCRIPTION_HEADER`` (``None``)
+    The name of a request header (such as ``"X-Revision-Description"``)
+    whose value ``RevyMiddleware`` makes the description of the request's
+    revision; None reads no header.
+
 ``REVY_PREPARED_STATEMENTS`` (``False``)
     On PostgreSQL, prepare the statement that carries a write and its deltas
     once per connection (SQL ``PREPARE``) and only ``EXECUTE`` it afterwards,
@@ -77,12 +87,23 @@ def prepared_statements() -> bool:
     return getattr(settings, "REVY_PREPARED_STATEMENTS", False)
 
 
+@cache
+def actor_label() -> Any:
+    label = getattr(settings, "REVY_ACTOR_LABEL", str)
+    return import_string(label) if isinstance(label, str) else label
+
+
+def request_description_header() -> str | None:
+    return getattr(settings, "REVY_REQUEST_DESCRIPTION_HEADER", None)
+
+
 # Read on every write or deleted object, so kept: reading a missing setting through
 # Django's lazy settings raises and catches an AttributeError each time.
 _CACHED = {
     "REVY_JSON_ENCODER": json_encoder,
     "REVY_DELETION_CHUNK_SIZE": deletion_chunk_size,
     "REVY_PREPARED_STATEMENTS": prepared_statements,
+    "REVY_ACTOR_LABEL": actor_label,
 }
 
 

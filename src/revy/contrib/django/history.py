@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import datetime
 import inspect
-from collections.abc import Iterable
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import Any
@@ -150,14 +149,20 @@ def attach_history(model: type[models.Model]) -> None:
 
 
 def restore(snapshot: models.Model) -> models.Model:
-    """Write ``snapshot`` back: update the fields that differ, or insert it when its row is gone."""
+    """Write ``snapshot`` back: update the fields that differ, or insert it when its row is gone.
+
+    Raises ``revy.RevertConflict`` naming the object and field, before
+    writing anything, when a value cannot go back (a unique value taken
+    since, a foreign key whose target is gone).
+    """
     model = type(snapshot)
-    using = snapshot._state.db
+    using = snapshot._state.db or DEFAULT_DB_ALIAS
     spec = spec_for(model)
     assert spec is not None
     current = model._base_manager.using(using).filter(pk=snapshot.pk).first()
     if current is None:
-        snapshot.save(using=using)
+        _check(snapshot, list(spec.fields), set(), using)
+        _write(snapshot, None, using)
         return snapshot
     changed = [
         f for f in spec.fields if not f.primary_key and getattr(current, f.attname) != getattr(snapshot, f.attname)
@@ -165,28 +170,9 @@ def restore(snapshot: models.Model) -> models.Model:
     for f in changed:
         setattr(current, f.attname, getattr(snapshot, f.attname))
     if changed:
-        current.save(using=using, update_fields=[f.name for f in changed])
+        _check(current, changed, set(), using)
+        _write(current, [f.name for f in changed], using)
     return current
-
-
-def load_actors(keys: Iterable[tuple[int | None, str | None]], using: str | None = None) -> list[Any]:
-    """The actors of (content type id, id text) keys: one query per actor model; None for the system."""
-    ids_by_type: dict[int, set[str]] = {}
-    system = False
-    for type_id, actor_id in keys:
-        if type_id is None:
-            system = True
-        else:
-            ids_by_type.setdefault(type_id, set()).add(actor_id)  # type: ignore[arg-type]
-    actors: list[Any] = [None] if system else []
-    for type_id, ids in ids_by_type.items():
-        model = model_of(type_id, using)
-        if model is None:
-            continue
-        pk = model._meta.pk
-        found = model._base_manager.using(using).in_bulk([pk.to_python(i) for i in ids])
-        actors.extend(found.values())
-    return actors
 
 
 # Undo of a revision

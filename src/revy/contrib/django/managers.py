@@ -6,9 +6,23 @@ from typing import Any
 
 from django.db import models
 
+from revy.contrib.django.actors import DeletedActor
 from revy.contrib.django.content_types import content_type_of
 from revy.contrib.django.records import HistoryRecord, read_records
 from revy.contrib.django.snapshot import SnapshotIterable
+from revy.errors import RevyError
+
+
+def actor_key(actor: models.Model | DeletedActor, using: str | None) -> tuple[int, str]:
+    """The (content type id, id text) deltas store for ``actor``."""
+    if isinstance(actor, DeletedActor):
+        return actor.content_type_id, actor.pk
+    if actor.pk is None:
+        raise RevyError(
+            f"{actor!r} has no primary key (deleted?): pass the DeletedActor that revision.actors() "
+            "or delta.actor_or_deleted gives for it."
+        )
+    return content_type_of(actor, using).pk, str(actor.pk)
 
 
 class DeltaQuerySet(models.QuerySet):
@@ -25,11 +39,12 @@ class DeltaQuerySet(models.QuerySet):
         """Deltas of ``obj``, also after it was deleted (its pk is read from ``obj``)."""
         return self.filter(content_type=content_type_of(obj, self.db), content_id=str(obj.pk))
 
-    def by_actor(self, actor: models.Model | None) -> DeltaQuerySet:
-        """Deltas made by ``actor``; ``None`` selects the system's."""
+    def by_actor(self, actor: models.Model | DeletedActor | None) -> DeltaQuerySet:
+        """Deltas made by ``actor``; ``None`` selects the system's, a ``DeletedActor`` those of an actor gone."""
         if actor is None:
             return self.filter(actor_content_type__isnull=True)
-        return self.filter(actor_content_type=content_type_of(actor, self.db), actor_id=str(actor.pk))
+        type_id, actor_id = actor_key(actor, self.db)
+        return self.filter(actor_content_type_id=type_id, actor_id=actor_id)
 
 
 class ObjectDeltaQuerySet(DeltaQuerySet):
@@ -98,9 +113,11 @@ class RevisionQuerySet(models.QuerySet):
         """Revisions that changed an object of ``model``."""
         return self.filter(object_deltas__content_type=content_type_of(model, self.db)).distinct()
 
-    def by_actor(self, actor: models.Model | None) -> RevisionQuerySet:
-        """Revisions in which ``actor`` (``None``: the system) changed something."""
+    def by_actor(self, actor: models.Model | DeletedActor | None) -> RevisionQuerySet:
+        """Revisions in which ``actor`` (``None``: the system; or a ``DeletedActor``) changed something."""
         if actor is None:
             return self.filter(attribute_deltas__actor_content_type__isnull=True).distinct()
-        ct = content_type_of(actor, self.db)
-        return self.filter(attribute_deltas__actor_content_type=ct, attribute_deltas__actor_id=str(actor.pk)).distinct()
+        type_id, actor_id = actor_key(actor, self.db)
+        return self.filter(
+            attribute_deltas__actor_content_type_id=type_id, attribute_deltas__actor_id=actor_id
+        ).distinct()

@@ -19,8 +19,10 @@ from django.db.models.expressions import Col
 from django.utils import timezone
 
 from revy.contrib.django import actions, conf
+from revy.contrib.django.actors import DeletedActor, load_actors
 from revy.contrib.django.deletion import CASCADE, SET, SET_DEFAULT, SET_NULL
-from revy.contrib.django.history import load_actors, revert_revision
+from revy.contrib.django.diffs import changes_of, diff
+from revy.contrib.django.history import revert_revision
 from revy.contrib.django.managers import AttributeDeltaQuerySet, ObjectDeltaQuerySet, RevisionQuerySet
 from revy.contrib.django.snapshot import ObjectSnapshot
 
@@ -90,20 +92,20 @@ class AbstractRevision(models.Model):
         return f"Revision {self.pk}: {self.description}" if self.description else f"Revision {self.pk}"
 
     def actors(self) -> list[Any]:
-        """The distinct actors of this revision's deltas (``None`` for the system).
+        """The distinct actors of this revision's deltas: ``None`` for the system, a ``DeletedActor`` for one gone.
 
         One query for the actor keys and one per actor model, however many
         deltas the revision has.
         """
-        keys = (
+        rows = (
             get_attribute_delta_model()
             .objects.using(self._state.db)
             .filter(object_delta__revision_id=self.pk)  # indexed, unlike their own revision key
             .order_by()
-            .values_list("actor_content_type_id", "actor_id")
+            .values_list("actor_content_type_id", "actor_id", "actor_label")
             .distinct()
         )
-        return load_actors(keys, self._state.db)
+        return list(load_actors(rows, self._state.db).values())
 
     def revert(self) -> Any:
         """Undo this revision: restore what it deleted, put back what it changed.
@@ -129,6 +131,8 @@ class DeltaBase(models.Model):
     )
     actor_id = models.CharField(max_length=255, null=True, blank=True)
     actor = GenericForeignKey("actor_content_type", "actor_id")
+    # The actor's name when the delta was written (REVY_ACTOR_LABEL), kept after the actor is deleted.
+    actor_label = models.TextField(blank=True, default="")
     action = models.PositiveSmallIntegerField()
     description = models.TextField(blank=True, default="")
     content_type = models.ForeignKey(ContentType, models.CASCADE, related_name="+", db_index=False, db_constraint=False)
@@ -142,6 +146,16 @@ class DeltaBase(models.Model):
     def get_action_display(self) -> str:
         """The action's name: ``"create"``, ``"update"``, ``"delete"``, ``"set"`` or ``"unset"``."""
         return dict(self.ACTION_CHOICES).get(self.action, str(self.action))
+
+    @property
+    def actor_or_deleted(self) -> Any:
+        """The actor; a ``DeletedActor`` (its recorded label) when its row is gone; None for the system."""
+        if self.actor_content_type_id is None:
+            return None
+        actor = self.actor
+        if actor is None:
+            return DeletedActor(self.actor_content_type_id, str(self.actor_id), self.actor_label)
+        return actor
 
 
 class AbstractObjectDelta(DeltaBase):
@@ -171,6 +185,21 @@ class AbstractObjectDelta(DeltaBase):
 
     def __str__(self) -> str:
         return f"{self.get_action_display()} {self.content_type_id}:{self.content_id}"
+
+    @property
+    def changes(self) -> dict[str, tuple[Any, Any]]:
+        """Each field this delta set or unset: name -> (old, new), typed as the model loads them.
+
+        Reads ``attribute_deltas.all()``, so ``prefetch_related("attribute_deltas")`` serves a page of them.
+        """
+        return changes_of(self, self.attribute_deltas.all())  # type: ignore[attr-defined]
+
+    def diff(self, other: AbstractObjectDelta) -> dict[str, tuple[Any, Any]]:
+        """The fields whose values differ between this delta's object state and ``other``'s (same object).
+
+        name -> (value here, value at ``other``), typed; both states come from one snapshot query.
+        """
+        return diff(self, other)
 
 
 class AbstractAttributeDelta(DeltaBase):

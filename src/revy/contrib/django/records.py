@@ -34,13 +34,24 @@ DELTA_COLUMNS = (
     "content_id",
     "actor_content_type_id",
     "actor_id",
+    "actor_label",
     "description",
     "created_at",
 )
-FIELD_COLUMNS = tuple(
-    f"attribute_deltas__{name}"
-    for name in ("field_name", "action", "old_value", "new_value", "actor_content_type_id", "actor_id", "description")
+FIELD_NAMES = (
+    "field_name",
+    "action",
+    "old_value",
+    "new_value",
+    "actor_content_type_id",
+    "actor_id",
+    "actor_label",
+    "description",
 )
+FIELD_COLUMNS = tuple(f"attribute_deltas__{name}" for name in FIELD_NAMES)
+# Where the columns converted by hand are in a row.
+CREATED_AT = DELTA_COLUMNS.index("created_at")
+OLD_VALUE, NEW_VALUE = (len(DELTA_COLUMNS) + FIELD_NAMES.index(name) for name in ("old_value", "new_value"))
 
 
 @dataclass(slots=True)
@@ -52,6 +63,7 @@ class FieldChange:
     action: int
     actor_content_type_id: int | None
     actor_id: str | None
+    actor_label: str
     description: str
 
 
@@ -66,6 +78,7 @@ class HistoryRecord:
     content_id: str
     actor_content_type_id: int | None
     actor_id: str | None
+    actor_label: str
     description: str
     created_at: datetime.datetime
     changes: dict[str, FieldChange] = field(default_factory=dict)
@@ -96,17 +109,28 @@ def _fold(deltas: models.QuerySet) -> list[HistoryRecord]:
     # Converters are applied by hand: the moment once per delta, the values once each,
     # and nothing to the other columns (Django's loop visits every column of every row).
     converters = compiler.get_converters([column[0] for column in compiler.select])
-    moment, old_value, new_value = (_converter(compiler, converters.get(i)) for i in (8, 11, 12))
+    moment, old_value, new_value = (_converter(compiler, converters.get(i)) for i in (CREATED_AT, OLD_VALUE, NEW_VALUE))
     records: dict[int, HistoryRecord] = {}
     fields_of: dict[int, dict[str, models.Field]] = {}
     for row in chain.from_iterable(chunks):
         record = records.get(row[0])
         if record is None:
-            pk, revision_id, action, type_id, content_id, actor_type, actor_id, description, created_at = row[:9]
+            pk, revision_id, action, type_id, content_id, actor_type, actor_id, label, description, created_at = row[
+                : len(DELTA_COLUMNS)
+            ]
             record = records[pk] = HistoryRecord(
-                pk, revision_id, action, type_id, content_id, actor_type, actor_id, description, moment(created_at)
+                pk,
+                revision_id,
+                action,
+                type_id,
+                content_id,
+                actor_type,
+                actor_id,
+                label,
+                description,
+                moment(created_at),
             )
-        name, action, old, new, actor_type, actor_id, description = row[9:]
+        name, action, old, new, actor_type, actor_id, label, description = row[len(DELTA_COLUMNS) :]
         if name is None:  # a delta without attribute deltas
             continue
         fields = fields_of.get(record.content_type_id)
@@ -117,7 +141,7 @@ def _fold(deltas: models.QuerySet) -> list[HistoryRecord]:
         if model_field is not None:
             old = None if old is None else from_stored(model_field, old)
             new = None if new is None else from_stored(model_field, new)
-        record.changes[name] = FieldChange(old, new, action, actor_type, actor_id, description)
+        record.changes[name] = FieldChange(old, new, action, actor_type, actor_id, label, description)
     return list(records.values())
 
 

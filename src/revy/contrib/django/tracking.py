@@ -15,7 +15,7 @@ from __future__ import annotations
 import datetime
 import uuid
 import weakref
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from functools import wraps
 from typing import Any, TypeVar
@@ -50,14 +50,14 @@ class RevyFieldInstanceTracker(FieldInstanceTracker):
     work, and fails for a ``memoryview``, kept as its bytes.
     """
 
-    def __init__(self, instance: models.Model, fields: Iterable[str], field_map: dict[str, str]):
+    def __init__(self, instance: models.Model, fields: Iterable[str], field_map: Mapping[str, str]):
         self._instance = weakref.ref(instance)
         self.fields = fields
         self.field_map = field_map
         self.state: dict[str, int] = {}  # FieldsContext's count of nested saves, per field
 
-    @property  # type: ignore[override]
-    def instance(self) -> Any:
+    @property
+    def instance(self) -> Any:  # type: ignore[override]
         return self._instance()
 
     @property
@@ -129,7 +129,7 @@ class RevyFieldTracker(FieldTracker):
         def recorded_save_base(instance: models.Model, *args: Any, **kwargs: Any) -> Any:
             return recording.save(model, instance, save_base, args, kwargs)
 
-        model.save_base = recorded_save_base  # type: ignore[method-assign]
+        model.save_base = recorded_save_base  # type: ignore[method-assign,assignment]
 
 
 class RevyTrackedModel(models.Model):

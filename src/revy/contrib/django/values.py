@@ -81,7 +81,7 @@ def storable(field: models.Field, value: Any) -> Any:
     if is_protected_type(value) or isinstance(value, datetime.timedelta):
         return value
     # value_to_string() takes an object to read the value from, as serializers give it the instance.
-    return field.value_to_string(SimpleNamespace(**{field.attname: value}))
+    return field.value_to_string(SimpleNamespace(**{field.attname: value}))  # type: ignore[arg-type]
 
 
 def from_stored(field: models.Field, value: Any) -> Any:

@@ -28,13 +28,14 @@ from revy.contrib.django import conf
 from revy.contrib.django.content_types import content_type_of
 from revy.contrib.django.models import get_attribute_delta_model, get_object_delta_model, get_revision_model
 from revy.contrib.django.values import RevyJSONEncoder, fields_by_name, storable
-from revy.errors import EncodingError, RevyError
+from revy.errors import EncodingError, InvalidActor, MisconfiguredModel
 
 REVISION_COLUMNS = ("description", "created_at")
 OBJECT_DELTA_COLUMNS = (
     "revision_id",
     "actor_content_type_id",
     "actor_id",
+    "actor_label",
     "action",
     "description",
     "content_type_id",
@@ -46,6 +47,7 @@ ATTRIBUTE_DELTA_COLUMNS = (
     "object_delta_id",
     "actor_content_type_id",
     "actor_id",
+    "actor_label",
     "action",
     "description",
     "content_type_id",
@@ -120,7 +122,9 @@ class TableWriter:
         known = {f.attname: f for f in model._meta.concrete_fields}
         missing = [name for name in columns if name not in known]
         if missing:
-            raise RevyError(f"{model._meta.label} lacks the fields {missing}; build it from revy's abstract bases.")
+            raise MisconfiguredModel(
+                f"{model._meta.label} lacks the fields {missing}; build it from revy's abstract bases."
+            )
         pk = model._meta.pk
         self.table = model._meta.db_table
         self.pk_column = column_of(pk)
@@ -309,7 +313,7 @@ class Change:
         connection = connections[instance._state.db or "default"]
         qn = connection.ops.quote_name
         meta = instance._meta
-        table, pk = qn(meta.db_table), qn(column_of(meta.pk))  # type: ignore[arg-type]
+        table, pk = qn(meta.db_table), qn(column_of(meta.pk))
         parts = split_statement(sql, (f"INSERT INTO {table} ", f"UPDATE {table} SET ", f"DELETE FROM {table} "))
         if parts is None:
             return None
@@ -519,7 +523,7 @@ def actor_key(actor: Any, using: str) -> tuple[int | None, str | None]:
         return None, None
     meta = getattr(actor, "_meta", None)
     if meta is None or actor.pk is None:
-        raise RevyError(f"An actor must be a saved model instance or None, not {actor!r}.")
+        raise InvalidActor(f"An actor must be a saved model instance or None, not {actor!r}.")
     return content_type_of(meta.model, using).pk, str(actor.pk)
 
 
@@ -592,17 +596,19 @@ class Rows:
         self.rev = rev
         self.now = connections[using].ops.adapt_datetimefield_value(timezone.now())
         self.content_types = {model: content_type_of(model, using).pk for model in {entry.model for entry in entries}}
-        self.actors: dict[int, tuple[int | None, str | None]] = {}
+        self.actors: dict[int, tuple[int | None, str | None, str]] = {}
 
     def revision_row(self) -> tuple[Any, ...]:
         """The row of the scope's revision, created at its first delta."""
         return (Context.get_revision_description(), self.now)
 
-    def actor(self, actor: Any) -> tuple[int | None, str | None]:
-        key = self.actors.get(id(actor))
-        if key is None:
-            key = self.actors[id(actor)] = actor_key(actor, self.using)
-        return key
+    def actor(self, actor: Any) -> tuple[int | None, str | None, str]:
+        """The actor's key and label columns; the label names the actor after its row is gone."""
+        columns = self.actors.get(id(actor))
+        if columns is None:
+            label = "" if actor is None else str(conf.actor_label()(actor))
+            columns = self.actors[id(actor)] = (*actor_key(actor, self.using), label)
+        return columns
 
     def object_row(self, entry: ObjectEntry) -> tuple[Any, ...]:
         return (
