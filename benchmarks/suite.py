@@ -582,14 +582,14 @@ def add_other_objects_deltas(rows: int) -> Any:
     value = f"CAST(%s AS {AttributeDelta._meta.get_field('new_value').db_type(connection)})"
     with connection.cursor() as cursor:
         cursor.execute(
-            numbers + f"INSERT INTO {quote(od)} (revision_id, action, description, content_type_id, content_id, "
-            "created_at) SELECT %s, %s, '', %s, CAST(%s + i / 10 AS VARCHAR(255)), %s FROM n",
+            numbers + f"INSERT INTO {quote(od)} (revision_id, action, description, actor_label, content_type_id, "
+            "content_id, created_at) SELECT %s, %s, '', '', %s, CAST(%s + i / 10 AS VARCHAR(255)), %s FROM n",
             [rows // 10 - 1, revision.pk, ObjectDelta.ACTION_UPDATE, content_type.pk, 10**9, timezone.now()],
         )
         cursor.execute(
-            numbers + f"INSERT INTO {quote(ad)} (revision_id, object_delta_id, action, description, "
+            numbers + f"INSERT INTO {quote(ad)} (revision_id, object_delta_id, action, description, actor_label, "
             "content_type_id, content_id, field_name, old_value, new_value, created_at) "
-            f"SELECT d.revision_id, d.id, %s, '', d.content_type_id, d.content_id, 'f' || CAST(i AS VARCHAR(2)), "
+            f"SELECT d.revision_id, d.id, %s, '', '', d.content_type_id, d.content_id, 'f' || CAST(i AS VARCHAR(2)), "
             f"{value}, {value}, d.created_at FROM {quote(od)} d CROSS JOIN n WHERE d.revision_id = %s",
             [9, AttributeDelta.ACTION_SET, "0", "1", revision.pk],
         )

@@ -40,16 +40,16 @@ def add_deltas_of_other_objects() -> None:
     od, ad = ObjectDelta._meta.db_table, AttributeDelta._meta.db_table
     with connection.cursor() as cursor:
         cursor.execute(
-            f"INSERT INTO {od} (revision_id, actor_content_type_id, actor_id, action, description, "
+            f"INSERT INTO {od} (revision_id, actor_content_type_id, actor_id, actor_label, action, description, "
             "content_type_id, content_id, created_at) "
-            "SELECT 1000000 + g / 10, %s, (g %% 2000)::text, 2, '', %s, (g / 10)::text, now() "
+            "SELECT 1000000 + g / 10, %s, (g %% 2000)::text, 'user ' || (g %% 2000), 2, '', %s, (g / 10)::text, now() "
             "FROM generate_series(0, %s) g",
             [user_type, record_type, OTHER_OBJECT_DELTAS - 1],
         )
         cursor.execute(
-            f"INSERT INTO {ad} (revision_id, object_delta_id, actor_content_type_id, actor_id, action, "
+            f"INSERT INTO {ad} (revision_id, object_delta_id, actor_content_type_id, actor_id, actor_label, action, "
             "description, content_type_id, content_id, field_name, old_value, new_value, created_at) "
-            "SELECT d.revision_id, d.id, d.actor_content_type_id, d.actor_id, 1, '', d.content_type_id, "
+            "SELECT d.revision_id, d.id, d.actor_content_type_id, d.actor_id, d.actor_label, 1, '', d.content_type_id, "
             "d.content_id, 'f' || f, '0'::jsonb, '1'::jsonb, d.created_at "
             f"FROM {od} d CROSS JOIN generate_series(1, %s) f WHERE d.content_type_id = %s",
             [FIELDS_EACH, record_type],
