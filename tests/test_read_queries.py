@@ -57,6 +57,14 @@ def test_snapshots_of_every_delta_take_one_query(rows):
     assert count == 1 and (middle.count, middle.title) == (rows // 2, f"v{rows // 2}")
 
 
+def test_a_snapshot_filtered_on_and_sliced_with_an_offset():
+    record = changed_record(5)
+    deltas = ObjectDelta.objects.for_object(record).order_by("pk").annotate(snapshot=ObjectSnapshot(Record))
+    assert deltas.filter(snapshot__isnull=False)[2].snapshot.title == "v2"
+    by_snapshot = deltas.order_by("-snapshot")
+    assert by_snapshot[1].pk == list(by_snapshot)[1].pk
+
+
 @pytest.mark.parametrize("rows", SIZES)
 def test_as_of_and_field_history_take_one_query(rows):
     record = changed_record(rows - 1)

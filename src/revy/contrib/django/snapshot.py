@@ -147,7 +147,7 @@ class ObjectSnapshot(Func):
         those rows before computing their columns.
         """
         query = compiler.query
-        if not query.low_mark or connection.vendor != "postgresql":
+        if not query.low_mark or connection.vendor != "postgresql" or _selects_by_snapshot(query):
             return "", []
         page = query.clone()
         page.explain_info = None
@@ -162,6 +162,19 @@ class ObjectSnapshot(Func):
         if connection.vendor == "mysql":
             return f"CONCAT({', '.join(pieces)})"
         return "(" + " || ".join(pieces) + ")"
+
+
+def _selects_by_snapshot(query: Any) -> bool:
+    """Whether ``query`` filters or orders on a snapshot: its value must then be there for every row."""
+    snapshots = {name for name, value in query.annotations.items() if isinstance(value, ObjectSnapshot)}
+    ordered = {str(order).lstrip("-") for order in query.order_by}
+    return bool(snapshots & ordered) or _holds_snapshot(query.where)
+
+
+def _holds_snapshot(expression: Any) -> bool:
+    if isinstance(expression, ObjectSnapshot):
+        return True
+    return any(_holds_snapshot(source) for source in getattr(expression, "get_source_expressions", list)())
 
 
 class SnapshotIterable(ModelIterable):
