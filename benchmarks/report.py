@@ -79,6 +79,23 @@ def notes(results: dict[str, Any]) -> list[str]:
     return lines
 
 
+PEERS = ("simple-history", "reversion", "auditlog", "pghistory")
+
+
+def reads_against_peers(results: dict[str, Any]) -> list[str]:
+    """revy's time for each read ÷ the fastest peer's nearest equivalent, where a peer has one."""
+    lines = ["| read | revy | fastest peer | revy ÷ fastest |", "|---|---|---|---|"]
+    for op, row in results.items():
+        revy = row.get("revy")
+        peers = {key: row[key] for key in PEERS if key in row and row[key]["seconds"]}
+        if revy is None or not revy["seconds"] or revy["baseline"] is not None or not peers:
+            continue
+        fastest = min(peers, key=lambda key: median(peers[key]["seconds"]))
+        mine, theirs = median(revy["seconds"]), median(peers[fastest]["seconds"])
+        lines.append(f"| {op} | {duration(mine)} | {fastest} {duration(theirs)} | **{mine / theirs:.2f}\u00d7** |")
+    return lines if len(lines) > 2 else []
+
+
 def floor_table(floor: dict[str, Any]) -> list[str]:
     """Tracked ÷ untracked SQL, replayed through the driver alone: with revy's indexes and without."""
     ops = list(floor["indexed"])
@@ -162,6 +179,11 @@ def render(results: dict[str, Any], skipped: dict[str, str], machine: dict[str, 
             "",
             *table(rows, time_cell),
             "",
+            *(
+                ["Reads against the fastest peer (medians):", "", *reads, ""]
+                if (reads := reads_against_peers(rows))
+                else []
+            ),
             *(floor_note(measured["floor"], measured["cascade_floor"]) if "floor" in measured else []),
             "SQL statements per operation (+ transaction control: BEGIN/COMMIT/SAVEPOINT as Django "
             "logs them; PostgreSQL's BEGIN is sent by the driver and not logged):",

@@ -21,7 +21,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, ExitStack, contextmanager, nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from functools import partial
@@ -36,8 +36,9 @@ import reversion  # noqa: E402
 from auditlog.models import LogEntry  # noqa: E402
 from django.apps import apps  # noqa: E402
 from django.conf import settings  # noqa: E402
+from django.contrib.contenttypes.models import ContentType  # noqa: E402
 from django.db import connection, models, transaction  # noqa: E402
-from django.db.models import F, Prefetch  # noqa: E402
+from django.db.models import F  # noqa: E402
 from django.test.utils import CaptureQueriesContext  # noqa: E402
 from django.utils import timezone  # noqa: E402
 from reversion.models import Version  # noqa: E402
@@ -46,7 +47,7 @@ from simple_history.utils import bulk_create_with_history, bulk_update_with_hist
 from benchmarks import floor  # noqa: E402
 from benchmarks.benchapp import models as bench  # noqa: E402
 from revy import Context  # noqa: E402
-from revy.contrib.django.models import ObjectDelta  # noqa: E402
+from revy.contrib.django.models import AttributeDelta, ObjectDelta, ObjectSnapshot, Revision  # noqa: E402
 
 CHILDREN = 100
 CHANGES = 100
@@ -55,6 +56,39 @@ TRANSACTION_CONTROL = ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE")
 
 def nothing() -> AbstractContextManager[Any]:
     return nullcontext()
+
+
+@dataclass
+class Subject:
+    """What the reads read: an object with CHANGES changes, the moment right after the middle one,
+    and the pks of GONE objects, each created, updated once and deleted."""
+
+    obj: models.Model
+    middle: datetime
+    gone: list[Any]
+
+
+@dataclass
+class Read:
+    """One library's nearest equivalent of a read, and how it does it."""
+
+    read: Callable[[Subject], Any]
+    api: str
+
+
+HISTORY = f"history of one object, {CHANGES} changes"
+AS_OF = f"state at change {CHANGES // 2} of {CHANGES}"
+SNAPSHOT = f"snapshot at change {CHANGES // 2}, by position"
+PAGE = "a page of 20 deltas with the state after each"
+FIELD_HISTORY = "one field's history"
+DELETED = "deleted objects, restorable (10 of them)"
+ACTORS = f"actors of a revision of {CHANGES + 1} deltas"
+READS = [HISTORY, AS_OF, SNAPSHOT, PAGE, FIELD_HISTORY, DELETED, ACTORS]
+AT_SCALE = [HISTORY, AS_OF, SNAPSHOT]
+GONE = 10
+PAGE_SIZE = 20
+# Attribute deltas of other objects beside which the reads run again (rows at scale).
+OTHER_ATTRIBUTE_DELTAS = {"postgresql": 1_000_000, "sqlite": 100_000}
 
 
 @dataclass
@@ -69,10 +103,7 @@ class Library:
     op_scope: Callable[[], AbstractContextManager[Any]] = nothing
     bulk: Callable[[list[models.Model]], Any] | None = None
     bulk_path: str = ""
-    history: Callable[[models.Model], list[Any]] | None = None
-    history_api: str = ""
-    as_of: Callable[[models.Model, datetime], Any] | None = None
-    as_of_api: str = ""
+    reads: dict[str, Read] = field(default_factory=dict)  # by row name; a row it lacks is "no API"
     outermost: bool = False  # its op_scope must be the outermost Context
 
 
@@ -82,28 +113,73 @@ def save_each(objs: list[models.Model]) -> None:
             obj.save()
 
 
-def revy_history(obj: models.Model) -> list[Any]:
-    """The history page of the README: each delta with its attribute deltas, in two queries."""
-    return list(revy_history_queryset(obj).prefetch_related(Prefetch("attribute_deltas", to_attr="changes")))
+def revy_snapshot(subject: Subject) -> Any:
+    """The seed's own example: the deltas of the object in order, each annotated, the 50th taken."""
+    deltas = ObjectDelta.objects.for_object(subject.obj).order_by("pk")
+    return deltas.annotate(snapshot=ObjectSnapshot(type(subject.obj)))[CHANGES // 2].snapshot
 
 
-def revy_history_queryset(obj: models.Model) -> Any:
-    manager = getattr(obj, "history", None)
-    return manager.all() if manager is not None else ObjectDelta.objects.for_object(obj)
+def revy_reads() -> dict[str, Read]:
+    def history(s: Subject) -> Any:
+        return s.obj.history.records()  # type: ignore[attr-defined]
+
+    def deleted(s: Subject) -> Any:
+        return [d.snapshot for d in bench.RevyItem.history.filter(content_id__in=[str(pk) for pk in s.gone]).deleted()]  # type: ignore[attr-defined]
+
+    return {
+        HISTORY: Read(history, "`obj.history.records()`"),
+        AS_OF: Read(lambda s: s.obj.history.as_of(s.middle), "`obj.history.as_of(t)`"),  # type: ignore[attr-defined]
+        SNAPSHOT: Read(revy_snapshot, "`for_object(obj).order_by('pk').annotate(snapshot=ObjectSnapshot(M))[50]`"),
+        PAGE: Read(lambda s: list(s.obj.history.with_snapshot()[:PAGE_SIZE]), "`obj.history.with_snapshot()[:20]`"),  # type: ignore[attr-defined]
+        FIELD_HISTORY: Read(
+            lambda s: list(s.obj.history.field_history("count")),  # type: ignore[attr-defined]
+            "`obj.history.field_history('count')` (no peer has one)",
+        ),
+        DELETED: Read(deleted, "`M.history.filter(content_id__in=...).deleted()`, each `.snapshot`"),
+        ACTORS: Read(
+            lambda s: s.obj.history.first().revision.actors(),  # type: ignore[attr-defined]
+            "`obj.history.first().revision.actors()` (no peer has one)",
+        ),
+    }
 
 
-def revy_as_of_available() -> bool:
-    manager = getattr(bench.RevyItem, "history", None)
-    return manager is not None and hasattr(manager, "as_of")
+def reversion_reads() -> dict[str, Read]:
+    def versions(s: Subject) -> Any:
+        return Version.objects.get_for_object(s.obj)
+
+    def as_of(s: Subject) -> Any:
+        version = versions(s).filter(revision__date_created__lte=s.middle).first()
+        return None if version is None else version.field_dict
+
+    return {
+        HISTORY: Read(lambda s: list(versions(s)), "`Version.objects.get_for_object(obj)`"),
+        AS_OF: Read(as_of, "latest `Version` before t, `.field_dict`"),
+        SNAPSHOT: Read(lambda s: versions(s).order_by("pk")[CHANGES // 2].field_dict, "`[50].field_dict`"),
+        PAGE: Read(lambda s: [v.field_dict for v in versions(s)[:PAGE_SIZE]], "`[:20]`, each `.field_dict`"),
+        DELETED: Read(
+            lambda s: [
+                v.field_dict
+                for v in Version.objects.get_deleted(bench.RvItem).filter(object_id__in=[str(pk) for pk in s.gone])
+            ],
+            "`Version.objects.get_deleted(M)`, each `.field_dict`",
+        ),
+    }
 
 
-def revy_as_of(obj: models.Model, moment: datetime) -> Any:
-    return obj.history.as_of(moment)  # type: ignore[attr-defined]
+def simple_history_reads() -> dict[str, Read]:
+    def records(s: Subject) -> Any:
+        return s.obj.history  # type: ignore[attr-defined]
 
-
-def reversion_as_of(obj: models.Model, moment: datetime) -> Any:
-    version = Version.objects.get_for_object(obj).filter(revision__date_created__lte=moment).first()
-    return None if version is None else version.field_dict
+    return {
+        HISTORY: Read(lambda s: list(records(s).all()), "`obj.history.all()`"),
+        AS_OF: Read(lambda s: records(s).as_of(s.middle), "`obj.history.as_of(t)`"),
+        SNAPSHOT: Read(lambda s: records(s).order_by("history_id")[CHANGES // 2].instance, "`[50].instance`"),
+        PAGE: Read(lambda s: [h.instance for h in records(s).all()[:PAGE_SIZE]], "`[:20]`, each `.instance`"),
+        DELETED: Read(
+            lambda s: [h.instance for h in bench.ShItem.history.filter(history_type="-", id__in=s.gone)],
+            "`M.history.filter(history_type='-')`, each `.instance`",
+        ),
+    }
 
 
 def pghistory_event_model(model: type[models.Model]) -> type[models.Model]:
@@ -121,12 +197,7 @@ def libraries() -> list[Library]:
             batch_scope=Context,
             bulk=lambda objs: bench.RevyItem.objects.bulk_create(objs),
             bulk_path="`bulk_create` (recorded by revy's default manager)",
-            history=revy_history,
-            history_api="`obj.history` with its attribute deltas (`Prefetch(..., to_attr=...)`)"
-            if hasattr(bench.RevyItem, "history")
-            else "`ObjectDelta.objects.for_object(obj)` with its attribute deltas",
-            as_of=revy_as_of if revy_as_of_available() else None,
-            as_of_api="`obj.history.as_of(t)`" if revy_as_of_available() else "not available yet",
+            reads=revy_reads(),
         ),
         Library(
             "revy, Context per op", bench.RevyItem, bench.RevyParent, bench.RevyChild, op_scope=Context, outermost=True
@@ -138,10 +209,7 @@ def libraries() -> list[Library]:
             bench.ShChild,
             bulk=lambda objs: bulk_create_with_history(objs, bench.ShItem),
             bulk_path="`bulk_create_with_history`",
-            history=lambda obj: list(obj.history.all()),  # type: ignore[attr-defined]
-            history_api="`obj.history.all()`",
-            as_of=lambda obj, moment: obj.history.as_of(moment),  # type: ignore[attr-defined]
-            as_of_api="`obj.history.as_of(t)`",
+            reads=simple_history_reads(),
         ),
         Library(
             "reversion",
@@ -151,10 +219,7 @@ def libraries() -> list[Library]:
             op_scope=reversion.create_revision,
             bulk=lambda objs: [obj.save() for obj in objs],
             bulk_path="save() of each row in one `create_revision()`",
-            history=lambda obj: list(Version.objects.get_for_object(obj)),
-            history_api="`Version.objects.get_for_object(obj)`",
-            as_of=reversion_as_of,
-            as_of_api="latest `Version` before t, `.field_dict`",
+            reads=reversion_reads(),
         ),
         Library(
             "auditlog",
@@ -163,16 +228,21 @@ def libraries() -> list[Library]:
             bench.AlChild,
             bulk=save_each,
             bulk_path="save() of each row in one transaction (bulk_create is not logged)",
-            history=lambda obj: list(LogEntry.objects.get_for_object(obj)),
-            history_api="`LogEntry.objects.get_for_object(obj)`",
-            as_of_api="no API",
+            reads={
+                HISTORY: Read(
+                    lambda s: list(LogEntry.objects.get_for_object(s.obj)), "`LogEntry.objects.get_for_object(obj)`"
+                )
+            },
         ),
     ]
     if "benchmarks.pgapp" in settings.INSTALLED_APPS:
         from benchmarks.pgapp import models as pg
 
-        def events(obj: models.Model) -> Any:
-            return pghistory_event_model(type(obj)).objects.filter(pgh_obj_id=obj.pk)
+        def events(s: Subject) -> Any:
+            return pghistory_event_model(type(s.obj)).objects.filter(pgh_obj_id=s.obj.pk)
+
+        def deleted(s: Subject) -> Any:
+            return list(pghistory_event_model(pg.PhItem).objects.filter(pgh_label="delete", pgh_obj_id__in=s.gone))
 
         libs.append(
             Library(
@@ -182,10 +252,18 @@ def libraries() -> list[Library]:
                 pg.PhChild,
                 bulk=lambda objs: pg.PhItem.objects.bulk_create(objs),
                 bulk_path="`bulk_create` (triggers record it)",
-                history=lambda obj: list(events(obj).order_by("-pgh_id")),
-                history_api="`<Model>Event.objects.filter(pgh_obj=obj)`",
-                as_of=lambda obj, moment: events(obj).filter(pgh_created_at__lte=moment).order_by("-pgh_id").first(),
-                as_of_api="latest event before t",
+                reads={
+                    HISTORY: Read(
+                        lambda s: list(events(s).order_by("-pgh_id")), "`<Model>Event.objects.filter(pgh_obj=obj)`"
+                    ),
+                    AS_OF: Read(
+                        lambda s: events(s).filter(pgh_created_at__lte=s.middle).order_by("-pgh_id").first(),
+                        "latest event before t",
+                    ),
+                    SNAPSHOT: Read(lambda s: events(s).order_by("pgh_id")[CHANGES // 2], "`[50]` of the events"),
+                    PAGE: Read(lambda s: list(events(s).order_by("-pgh_id")[:PAGE_SIZE]), "`[:20]` of the events"),
+                    DELETED: Read(deleted, "delete events (`pgh_label='delete'`)"),
+                },
             )
         )
     return libs
@@ -220,14 +298,6 @@ def fresh_parents(lib: Library, n: int) -> list[models.Model]:
     return list(lib.parent.objects.filter(pk__in=[p.pk for p in parents]).order_by("pk"))
 
 
-@dataclass
-class Subject:
-    """An object with CHANGES changes, and the moment right after the middle one."""
-
-    obj: models.Model
-    middle: datetime
-
-
 def changed_object(lib: Library) -> Subject:
     with lib.batch_scope():
         with lib.op_scope():
@@ -243,8 +313,19 @@ def changed_object(lib: Library) -> Subject:
                 time.sleep(0.002)
                 middle = timezone.now()
                 time.sleep(0.002)
+        gone = []
+        for i in range(GONE):
+            with lib.op_scope():
+                doomed = new_item(lib.item, i)
+                doomed.save()
+            with lib.op_scope():
+                doomed.count += 1
+                doomed.save()
+            gone.append(doomed.pk)
+            with lib.op_scope():
+                doomed.delete()
     assert middle is not None
-    return Subject(lib.item.objects.get(pk=obj.pk), middle)
+    return Subject(lib.item.objects.get(pk=obj.pk), middle, gone)
 
 
 @dataclass
@@ -473,15 +554,24 @@ def run_rounds(cases: list[Case], n: int, rounds: int, counted: int = 20) -> dic
     }
 
 
+Done = Callable[[str, dict[str, Any]], None]
+
+
 def run_suite(sizes: dict[str, int]) -> dict[str, Any]:
     libs = libraries()
     results: dict[str, dict[str, Any]] = {}
-    rounds, rows = sizes["rounds"], sizes["rows"]
 
     def done(op: str, measured: dict[str, Any]) -> None:
         results.setdefault(op, {}).update(measured)
         print(f"  {connection.vendor}: {op}", file=sys.stderr)
 
+    measure_writes(libs, sizes, done)
+    measure_reads(libs, sizes, done)
+    return results
+
+
+def measure_writes(libs: list[Library], sizes: dict[str, int], done: Done) -> None:
+    rounds, rows = sizes["rounds"], sizes["rows"]
     single = {
         "create": op_create,
         "update one field": op_update_one,
@@ -496,42 +586,101 @@ def run_suite(sizes: dict[str, int]) -> dict[str, Any]:
     for op, measured in bulk_rows(libs, sizes).items():
         done(op, measured)
 
-    readers = [lib for lib in libs if lib.history is not None]
+
+def measure_reads(libs: list[Library], sizes: dict[str, int], done: Done) -> None:
+    """Each read of every library that has it; then revy's again beside many deltas of other objects."""
+    rounds = sizes["rounds"]
+    small: dict[str, float] = {}
+    readers = [lib for lib in libs if lib.reads]
     subjects = {lib.key: changed_object(lib) for lib in readers}
+    analyze()
+    for op in READS:
+        cases = []
+        for lib in readers:
+            read = lib.reads.get(op)
+            if read is None:
+                done(op, {lib.key: Measurement([], 0, 0, "no API", None).__dict__})
+                continue
+            subject = subjects[lib.key]
+            note = read.api + wrong_result(op, read.read(subject))
+            cases.append(Case(lib.key, partial(op_read, partial(read.read, subject)), note, baseline=None))
+        measured = run_rounds(cases, sizes["reads"], rounds, 3)
+        small[op] = median(measured["revy"]["seconds"])
+        done(op, measured)
+
+    revy = next(lib for lib in readers if lib.key == "revy")
+    others = OTHER_ATTRIBUTE_DELTAS[connection.vendor]
+    revision = add_other_objects_deltas(others)
+    settle(ObjectDelta, AttributeDelta)
+    for op in AT_SCALE:
+        read = revy.reads[op]
+        case = Case("revy", partial(op_read, partial(read.read, subjects["revy"])), read.api, baseline=None)
+        measured = run_rounds([case], sizes["reads"], rounds, 3)
+        cell = measured["revy"]
+        cell["note"] += f"; {median(cell['seconds']) / small[op]:.2f}\u00d7 its time beside small tables"
+        done(f"{op}, beside {others:,} attribute deltas of other objects", measured)
+    remove_deltas_of(revision)  # the floor replays writes on tables as the write rows left them
+
+
+def analyze() -> None:
     with connection.cursor() as cursor:
         # Planner statistics, as a live database keeps them (PostgreSQL's autovacuum).
         cursor.execute("ANALYZE")
-    history_cases = [
-        Case(
-            lib.key,
-            partial(op_read, partial(lib.history, subjects[lib.key].obj)),  # type: ignore[arg-type]
-            lib.history_api,
-            baseline=None,
-        )
-        for lib in readers
-    ]
-    done(f"history of one object, {CHANGES} changes", run_rounds(history_cases, sizes["reads"], rounds, 3))
 
-    as_of_op = f"state at change {CHANGES // 2} of {CHANGES}"
-    as_of_cases = []
-    for lib in readers:
-        if lib.as_of is None:
-            results.setdefault(as_of_op, {})[lib.key] = Measurement([], 0, 0, lib.as_of_api, None).__dict__
-            continue
-        subject = subjects[lib.key]
-        state = lib.as_of(subject.obj, subject.middle)
-        count = state.get("count") if isinstance(state, dict) else getattr(state, "count", None)
-        wrong = "" if count == CHANGES // 2 else f" (WRONG: count={count!r}, expected {CHANGES // 2})"
-        as_of_cases.append(
-            Case(
-                lib.key,
-                partial(op_read, partial(lib.as_of, subject.obj, subject.middle)),
-                lib.as_of_api + wrong,
-                baseline=None,
-            )
+
+def settle(*models_written: type[models.Model]) -> None:
+    """After a bulk insert, what autovacuum would do soon: done now, so it does not run during the reads."""
+    if connection.vendor != "postgresql":
+        analyze()
+        return
+    with connection.cursor() as cursor:
+        for model in models_written:
+            cursor.execute(f"VACUUM ANALYZE {connection.ops.quote_name(model._meta.db_table)}")
+
+
+def wrong_result(op: str, result: Any) -> str:
+    """A note when a library's read does not give what the row asks (empty when it does)."""
+    if op in (AS_OF, SNAPSHOT):
+        count = result.get("count") if isinstance(result, dict) else getattr(result, "count", None)
+        if count != CHANGES // 2:
+            return f" (WRONG: count={count!r}, expected {CHANGES // 2})"
+    if op == DELETED and len(result) != GONE:
+        return f" (WRONG: {len(result)} objects, expected {GONE})"
+    return ""
+
+
+def add_other_objects_deltas(rows: int) -> Any:
+    """``rows`` attribute deltas (10 per object delta, 10 object deltas per object) of objects
+    other than the reads' subject, written by two INSERT ... SELECT statements; returns their revision."""
+    revision = Revision.objects.create(description="other objects")
+    content_type = ContentType.objects.get_for_model(bench.RevyItem)
+    quote = connection.ops.quote_name
+    numbers = "WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < %s) "
+    od, ad = ObjectDelta._meta.db_table, AttributeDelta._meta.db_table
+    value = f"CAST(%s AS {AttributeDelta._meta.get_field('new_value').db_type(connection)})"
+    with connection.cursor() as cursor:
+        cursor.execute(
+            numbers + f"INSERT INTO {quote(od)} (revision_id, action, description, actor_label, content_type_id, "
+            "content_id, created_at) SELECT %s, %s, '', '', %s, CAST(%s + i / 10 AS VARCHAR(255)), %s FROM n",
+            [rows // 10 - 1, revision.pk, ObjectDelta.ACTION_UPDATE, content_type.pk, 10**9, timezone.now()],
         )
-    done(as_of_op, run_rounds(as_of_cases, sizes["reads"], rounds, 3))
-    return results
+        cursor.execute(
+            numbers + f"INSERT INTO {quote(ad)} (revision_id, object_delta_id, action, description, actor_label, "
+            "content_type_id, content_id, field_name, old_value, new_value, created_at) "
+            f"SELECT d.revision_id, d.id, %s, '', '', d.content_type_id, d.content_id, 'f' || CAST(i AS VARCHAR(2)), "
+            f"{value}, {value}, d.created_at FROM {quote(od)} d CROSS JOIN n WHERE d.revision_id = %s",
+            [9, AttributeDelta.ACTION_SET, "0", "1", revision.pk],
+        )
+    return revision
+
+
+def remove_deltas_of(revision: Any) -> None:
+    with connection.cursor() as cursor:
+        for model in (AttributeDelta, ObjectDelta):
+            cursor.execute(
+                f"DELETE FROM {connection.ops.quote_name(model._meta.db_table)} WHERE revision_id = %s", [revision.pk]
+            )
+    revision.delete()
 
 
 def database_version() -> str:

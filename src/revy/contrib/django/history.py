@@ -18,7 +18,8 @@ from typing import Any
 from django.apps import apps
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import DEFAULT_DB_ALIAS, IntegrityError, models, transaction
-from django.db.models import Max
+from django.db.models import Exists, Max, OuterRef
+from django.db.models.functions import Cast
 
 from revy.context import Context, storage
 from revy.contrib.django import conf
@@ -27,7 +28,7 @@ from revy.contrib.django.actions import DELETE as ACTION_DELETE
 from revy.contrib.django.content_types import model_of
 from revy.contrib.django.m2m import members_at, restore_memberships, revert_memberships
 from revy.contrib.django.managers import ObjectDeltaQuerySet
-from revy.contrib.django.snapshot import ObjectSnapshot, build_instance, snapshot_of
+from revy.contrib.django.snapshot import ObjectSnapshot, build_instance
 from revy.contrib.django.specs import spec_for
 from revy.contrib.django.values import from_stored
 from revy.errors import RegistrationError, RevertConflict
@@ -66,36 +67,44 @@ class HistoryQuerySet(ObjectDeltaQuerySet):
             newest = before.order_by().values("content_id").annotate(newest=Max("pk")).values("newest")
             rows = self.filter(pk__in=newest).exclude(action=ACTION_DELETE).with_snapshot()
             return [row.snapshot for row in rows.order_by("pk")]
-        delta: Any = before.order_by("-pk").first()
+        delta: Any = before.order_by("-pk").annotate(snapshot=ObjectSnapshot(self._model)).first()
         if delta is None or delta.action == ACTION_DELETE:
             return None
-        return snapshot_of(delta, self._model)
+        return delta.snapshot
 
     def field_history(self, name: str) -> Any:
         """The AttributeDeltas of field ``name`` in these deltas, newest first."""
         attribute_delta = apps.get_model(conf.attribute_delta_model_label())
-        return attribute_delta.objects.using(self.db).filter(
-            object_delta__in=self.order_by().values("pk"), field_name=name
-        ).order_by("-pk")
+        deltas = attribute_delta.objects.using(self.db)
+        if self.tracked_object is not None:
+            # The object's own keys lead the attribute deltas' (content, field) index.
+            deltas = deltas.for_object(self.tracked_object)
+        return deltas.filter(object_delta__in=self.order_by().values("pk"), field_name=name).order_by("-pk")
 
     def deleted(self) -> HistoryQuerySet:
         """The last DELETE delta of each object gone now, with its ``snapshot`` to restore it::
 
-        for delta in Book.history.deleted():
-            delta.snapshot.save()
+            for delta in Book.history.deleted():
+                delta.snapshot.save()
+
+        One query when the model's pk is an integer or text (the database
+        compares it with the deltas' ``content_id``), three otherwise.
         """
         model = self._model
-        newest = (
-            self.deletes()
-            .order_by()
-            .values("content_id")
-            .annotate(newest=Max("pk"))
-            .values_list("newest", "content_id")
-        )
-        by_pk = {model._meta.pk.to_python(content_id): pk for pk, content_id in newest}
-        alive = model._base_manager.using(self.db).filter(pk__in=list(by_pk)).values_list("pk", flat=True)
-        for pk in alive:
-            by_pk.pop(pk, None)
+        pk = model._meta.pk
+        deletes = self.filter(action=ACTION_DELETE)
+        newest = deletes.order_by().values("content_id").annotate(newest=Max("pk"))
+        if isinstance(pk, models.IntegerField | models.CharField):
+            stored_id: Any = OuterRef("content_id")
+            key = stored_id if isinstance(pk, models.CharField) else Cast(stored_id, output_field=pk)
+            alive = model._base_manager.filter(pk=key)
+            return deletes.filter(~Exists(alive), pk__in=newest.values("newest")).with_snapshot()
+        by_pk = {
+            pk.to_python(content_id): delta_pk for delta_pk, content_id in newest.values_list("newest", "content_id")
+        }
+        alive_pks = model._base_manager.using(self.db).filter(pk__in=list(by_pk)).values_list("pk", flat=True)
+        for alive_pk in alive_pks:
+            by_pk.pop(alive_pk, None)
         return self.filter(pk__in=list(by_pk.values())).with_snapshot()
 
     def revert_to(self, delta: models.Model) -> models.Model:
@@ -266,9 +275,7 @@ def _planned_writes(
         if model is None or spec is None:
             continue
         pk_field = model._meta.pk
-        current = model._base_manager.using(using).in_bulk(
-            [pk_field.to_python(content_id) for content_id in objects]
-        )
+        current = model._base_manager.using(using).in_bulk([pk_field.to_python(content_id) for content_id in objects])
         for content_id, change in objects.items():
             obj = current.get(pk_field.to_python(content_id))
             if obj is None and change.deleted_by is None:
@@ -299,9 +306,7 @@ def _describe(obj: models.Model) -> str:
     return f"{obj._meta.label} {obj.pk}"
 
 
-def _check(
-    obj: models.Model, fields: list[models.Field], restored: set[tuple[Any, Any]], using: str
-) -> None:
+def _check(obj: models.Model, fields: list[models.Field], restored: set[tuple[Any, Any]], using: str) -> None:
     """Raise RevertConflict if writing ``fields`` of ``obj`` would break a unique value or a foreign key."""
     names = {f.name for f in fields}
     others = {f.name for f in obj._meta.concrete_fields if f.name not in names}

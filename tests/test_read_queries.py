@@ -1,0 +1,154 @@
+"""Each read of the past in a number of queries that does not grow with the rows: 10 or 100 alike."""
+
+from __future__ import annotations
+
+import datetime
+from decimal import Decimal
+
+import pytest
+from django.contrib.auth.models import User
+from django.contrib.contenttypes.models import ContentType
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from revy import Context
+from revy.contrib.django.models import AttributeDelta, ObjectDelta, ObjectSnapshot
+from tests.testapp.models import Author, Organization, Post, Record
+
+pytestmark = pytest.mark.django_db
+
+SIZES = [10, 100]
+
+
+def queries_of(read):
+    ContentType.objects.get_for_model(Record)  # the content type cache is warm on a running site
+    ContentType.objects.get_for_model(User)
+    with CaptureQueriesContext(connection) as captured:
+        result = read()
+    return len(captured), result
+
+
+def changed_record(changes: int) -> Record:
+    with Context():
+        record = Record.objects.create(title="v0", count=0, price=Decimal("1.50"))
+        for i in range(1, changes + 1):
+            record.title = f"v{i}"
+            record.count = i
+            record.save()
+    return record
+
+
+@pytest.mark.parametrize("rows", SIZES)
+def test_history_records_take_one_query_and_a_page_two(rows):
+    record = changed_record(rows - 1)
+    count, records = queries_of(lambda: record.history.records())
+    assert count == 1 and len(records) == rows
+    count, page = queries_of(lambda: record.history[2:7].records())
+    assert count == 2 and [r.pk for r in page] == [d.pk for d in record.history.all()[2:7]]
+
+
+@pytest.mark.parametrize("rows", SIZES)
+def test_snapshots_of_every_delta_take_one_query(rows):
+    record = changed_record(rows - 1)
+    count, deltas = queries_of(lambda: list(record.history.with_snapshot()))
+    assert count == 1 and [d.snapshot.count for d in deltas] == list(range(rows - 1, -1, -1))
+    annotated = ObjectDelta.objects.for_object(record).order_by("pk").annotate(snapshot=ObjectSnapshot(Record))
+    count, middle = queries_of(lambda: annotated[rows // 2].snapshot)
+    assert count == 1 and (middle.count, middle.title) == (rows // 2, f"v{rows // 2}")
+
+
+def test_a_snapshot_filtered_on_and_sliced_with_an_offset():
+    record = changed_record(5)
+    deltas = ObjectDelta.objects.for_object(record).order_by("pk").annotate(snapshot=ObjectSnapshot(Record))
+    assert deltas.filter(snapshot__isnull=False)[2].snapshot.title == "v2"
+    by_snapshot = deltas.order_by("-snapshot")
+    assert by_snapshot[1].pk == list(by_snapshot)[1].pk
+
+
+@pytest.mark.parametrize("rows", SIZES)
+def test_as_of_and_field_history_take_one_query(rows):
+    record = changed_record(rows - 1)
+    moment = record.history.order_by("pk")[rows // 2].created_at
+    count, state = queries_of(lambda: record.history.as_of(moment))
+    assert count == 1 and state.count == rows // 2
+    count, changes = queries_of(lambda: list(record.history.field_history("count")))
+    assert count == 1 and [c.new_value for c in changes] == list(range(rows - 1, -1, -1))
+
+
+@pytest.mark.parametrize("rows", SIZES)
+def test_deleted_objects_with_snapshots_take_one_query(rows):
+    with Context():
+        records = [Record.objects.create(title=f"gone {i}") for i in range(rows)]
+        for record in records[1:]:
+            record.delete()
+        Record.objects.create(title="alive")
+    count, snapshots = queries_of(lambda: [d.snapshot for d in Record.history.deleted()])
+    assert count == 1 and sorted(s.title for s in snapshots) == sorted(f"gone {i}" for i in range(1, rows))
+
+
+@pytest.mark.parametrize("rows", SIZES)
+def test_deleted_objects_of_a_uuid_pk_model_take_three_queries(rows):
+    with Context():
+        organizations = [Organization.objects.create(name=f"gone {i}") for i in range(rows)]
+        gone = sorted(o.pk for o in organizations[1:])
+        for organization in organizations[1:]:
+            organization.delete()
+    count, snapshots = queries_of(lambda: [d.snapshot for d in Organization.history.deleted()])
+    assert count == 3 and sorted(s.pk for s in snapshots) == gone
+
+
+@pytest.mark.parametrize("rows", SIZES)
+def test_actors_of_a_revision_take_a_query_and_one_per_actor_model(rows):
+    users = User.objects.bulk_create([User(username=f"u{i}") for i in range(rows)])
+    with Context():
+        for user in users:
+            with Context.via_actor(user):
+                Author.objects.create(name=user.username)
+    revision = Author.history.first().revision
+    count, actors = queries_of(revision.actors)
+    assert count == 2 and sorted(a.username for a in actors) == sorted(u.username for u in users)
+
+
+@pytest.mark.parametrize("rows", SIZES)
+def test_snapshots_of_mixed_models_take_a_query_per_model(rows):
+    with Context():
+        author = Author.objects.create(name="ann")
+        for i in range(rows):
+            Post.objects.create(author=author, title=f"p{i}")
+    ContentType.objects.get_for_model(Author)
+    ContentType.objects.get_for_model(Post)
+    revision = author.history.get().revision
+    count, deltas = queries_of(lambda: list(ObjectDelta.objects.filter(revision=revision).with_snapshot()))
+    assert count == 3 and len(deltas) == rows + 1
+
+
+def test_records_carry_each_changed_field_typed_in_the_history_order():
+    editor = User.objects.create(username="editor")
+    with Context():
+        record = Record.objects.create(title="a", price=Decimal("1.50"), day=datetime.date(2024, 2, 29))
+        with Context.via_actor(editor):
+            record.price = Decimal("2.25")
+            record.save()
+        record.delete()
+    deleted, updated, created = Record.history.records()
+    assert [r.get_action_display() for r in (deleted, updated, created)] == ["delete", "update", "create"]
+    assert (updated.changes["price"].old, updated.changes["price"].new) == (Decimal("1.50"), Decimal("2.25"))
+    assert list(updated.changes) == ["price"]
+    assert (updated.actor_content_type_id, updated.actor_id) == (
+        ContentType.objects.get_for_model(User).pk,
+        str(editor.pk),
+    )
+    assert updated.actor_label == str(editor) and created.actor_label == ""
+    assert updated.changes["price"].actor_label == str(editor)
+    assert created.changes["day"].new == datetime.date(2024, 2, 29) and created.changes["day"].old is None
+    assert deleted.changes["price"].old == Decimal("2.25")
+    assert deleted.changes["price"].action == AttributeDelta.ACTION_UNSET
+    assert isinstance(created.created_at, datetime.datetime) and created.created_at.tzinfo is not None
+
+
+def test_records_give_values_of_fields_the_model_no_longer_has_as_stored():
+    with Context():
+        record = Record.objects.create(title="t")
+    AttributeDelta.objects.filter(object_delta__content_id=str(record.pk), field_name="title").update(field_name="gone")
+    (created,) = record.history.records()
+    assert created.changes["gone"].new == "t" and "title" not in created.changes
