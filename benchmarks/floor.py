@@ -35,7 +35,6 @@ django.setup()  # does nothing more when benchmarks.suite has set Django up
 
 from django.db import connection  # noqa: E402
 from django.db.models.signals import post_delete, pre_delete  # noqa: E402
-from django.test import override_settings  # noqa: E402
 from django.test.utils import CaptureQueriesContext  # noqa: E402
 
 from benchmarks.benchapp import models as bench  # noqa: E402
@@ -140,7 +139,7 @@ def capture(new_item: Callable[[type[Any], int], Any]) -> dict[str, Captured]:
         return variants
 
     # The statements themselves, as Django sends them; prepared once, they are measured below.
-    with Context(), override_settings(REVY_PREPARED_STATEMENTS=False):
+    with Context():
         new_item(bench.RevyItem, 0).save()  # the revision, content types
         tracked = {"create": [sent_by(new_item(bench.RevyItem, 1).save)], "update one field": updates(bench.RevyItem)}
     plain = {"create": [sent_by(new_item(bench.PlainItem, 1).save)], "update one field": updates(bench.PlainItem)}

@@ -18,7 +18,6 @@ LIBRARIES = [
 DATABASE_TITLES = {
     "sqlite": "SQLite",
     "postgres": "PostgreSQL",
-    "postgres-prepared": "PostgreSQL, revy's statements prepared (`REVY_PREPARED_STATEMENTS = True`)",
     "postgres-psycopg": "PostgreSQL, every statement prepared by psycopg "
     '(`OPTIONS: {"server_side_binding": True, "prepare_threshold": 2}`)',
 }

@@ -10,11 +10,10 @@ hits them all alike. The parent process writes the Markdown table.
     python -m benchmarks.run --db sqlite     # one database only
     python -m benchmarks.run --only bulk     # only the bulk rows
 
-PostgreSQL is measured three times: as Django and revy come (each statement
-parsed and planned by the server every time), with revy's
-``REVY_PREPARED_STATEMENTS`` on (``--db postgres-prepared``), and with
-psycopg preparing every statement, plain Django's too, through server-side
-binding (``--db postgres-psycopg``).
+PostgreSQL is measured twice: as Django and revy come (each statement
+parsed and planned by the server every time), and with psycopg preparing
+every statement, plain Django's too, through server-side binding
+(``--db postgres-psycopg``).
 
 PostgreSQL is reached at REVY_PG_HOST:REVY_PG_PORT (127.0.0.1:5432) as
 REVY_PG_USER (postgres); the benchmark creates and drops its own database
@@ -56,7 +55,7 @@ class Sizes:
 
 FULL = Sizes(rounds=5, rows=100, parents=8, bulk=10_000, bulk_rounds=2, members=1_000, reads=30, floor=500)
 QUICK = Sizes(rounds=3, rows=40, parents=3, bulk=1_000, bulk_rounds=2, members=1_000, reads=10, floor=200)
-DATABASES = ["sqlite", "postgres", "postgres-prepared", "postgres-psycopg"]
+DATABASES = ["sqlite", "postgres", "postgres-psycopg"]
 
 
 def postgres_reachable() -> str | None:
@@ -87,7 +86,6 @@ def measure(db: str, sizes: Sizes, only: str = "") -> dict[str, Any]:
         env = {
             **os.environ,
             "REVY_BENCH_DB": database,
-            "REVY_BENCH_PREPARED": "1" if variant == "prepared" else "0",
             "REVY_BENCH_SERVER_BINDING": "1" if variant == "psycopg" else "0",
             "DJANGO_SETTINGS_MODULE": "benchmarks.settings",
         }

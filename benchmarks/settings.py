@@ -56,8 +56,6 @@ elif DB == "postgres":
 else:
     raise RuntimeError(f"REVY_BENCH_DB must be sqlite or postgres, not {DB!r}")
 
-# REVY_BENCH_PREPARED=1: revy's PostgreSQL statements prepared once per connection (there is no pooler here).
-REVY_PREPARED_STATEMENTS = os.environ.get("REVY_BENCH_PREPARED") == "1"
 # REVY_BENCH_SERVER_BINDING=1: psycopg binds parameters on the server and prepares every statement run twice,
 # plain Django's and the peers' too.
 if os.environ.get("REVY_BENCH_SERVER_BINDING") == "1":

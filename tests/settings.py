@@ -88,5 +88,8 @@ if DB == "sqlite":
 else:
     DATABASES["other"] = {**DATABASES["default"], "NAME": f"{NAME}_other"}
 
-# REVY_TEST_PREPARED=1 runs the suite with revy's PostgreSQL statements prepared once per connection.
-REVY_PREPARED_STATEMENTS = os.environ.get("REVY_TEST_PREPARED") == "1"
+# REVY_TEST_SERVER_BINDING=1 runs the suite on PostgreSQL with psycopg binding parameters on the server and
+# preparing every statement run twice (the README's "Prepared statements on PostgreSQL").
+if DB == "postgres" and os.environ.get("REVY_TEST_SERVER_BINDING") == "1":
+    for _alias in DATABASES.values():
+        _alias["OPTIONS"] = {"server_side_binding": True, "prepare_threshold": 2}

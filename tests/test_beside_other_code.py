@@ -308,6 +308,8 @@ def test_rewriting_inside_revys_wrapper_keeps_the_write_whole(mode: str, name: s
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("name", [*(name for name in REWRITES if name != "trailing semicolon"), "set_config prefix"])
 def test_on_postgresql_a_rewritten_write_still_carries_its_deltas(name: str) -> None:
+    if name == "set_config prefix" and connection.settings_dict["OPTIONS"].get("server_side_binding"):
+        pytest.skip("server-side binding runs one statement per execute: the prefix fails untracked too")
     # (After a statement ended by ";" nothing can follow inside it: that write takes the transaction path.)
     def set_config(sql: str) -> str:
         return "SELECT set_config('revy.test', %s, true); " + sql

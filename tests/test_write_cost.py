@@ -24,13 +24,25 @@ def delta_statements(captured: CaptureQueriesContext) -> list[str]:
         q["sql"]
         for q in captured.captured_queries
         if not q["sql"].upper().startswith(TRANSACTION_CONTROL)
-        # With REVY_PREPARED_STATEMENTS the statement runs as EXECUTE of one revy prepared.
-        and (any(t in q["sql"] for t in REVY_TABLES) or q["sql"].startswith("EXECUTE revy_"))
+        and any(t in q["sql"] for t in REVY_TABLES)
     ]
 
 
 def one_statement_per_change() -> bool:
     return connection.vendor == "postgresql"
+
+
+def writes(captured: CaptureQueriesContext) -> list[str]:
+    """Every statement but transaction control and content type look-ups: Django's own and revy's.
+
+    Counted whole, not by table: with psycopg's server-side binding Django
+    logs its statement as it gave it, before revy's wrapper folded the deltas in.
+    """
+    return [
+        q["sql"]
+        for q in captured.captured_queries
+        if not q["sql"].upper().startswith(TRANSACTION_CONTROL) and "django_content_type" not in q["sql"]
+    ]
 
 
 @pytest.mark.django_db
@@ -39,7 +51,7 @@ def test_first_change_of_a_scope_writes_revision_and_deltas_in_as_few_statements
     with Context.via_revision_description("import"), CaptureQueriesContext(connection) as captured:
         author = Author.objects.create(name="ann")
 
-    assert len(delta_statements(captured)) == (1 if one_statement_per_change() else 3)
+    assert len(writes(captured)) == (1 if one_statement_per_change() else 1 + 3)
     revision = Revision.objects.get()
     assert revision.description == "import"
     delta = ObjectDelta.objects.get(revision=revision)
@@ -57,7 +69,7 @@ def test_later_changes_of_the_scope_reuse_its_revision() -> None:
             author.save()
         author.delete()
 
-    assert len(delta_statements(captured)) == (1 if one_statement_per_change() else 2)
+    assert len(writes(captured)) == (1 if one_statement_per_change() else 1 + 2)
     assert Revision.objects.count() == 1
     assert list(ObjectDelta.objects.order_by("pk").values_list("action", flat=True)) == [
         ObjectDelta.ACTION_CREATE,

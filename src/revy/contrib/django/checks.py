@@ -48,10 +48,6 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckM
         conf.json_encoder()
     except ImportError as error:
         errors.append(checks.Error(f"REVY_JSON_ENCODER cannot be imported: {error}", id="revy.E004"))
-    prepared = conf.prepared_statements()
-    if not isinstance(prepared, bool):
-        message = f"REVY_PREPARED_STATEMENTS must be True or False, not {prepared!r}."
-        errors.append(checks.Error(message, id="revy.E005"))
     try:
         label = conf.actor_label()
     except ImportError as error:

@@ -24,14 +24,6 @@
     The name of a request header (such as ``"X-Revision-Description"``)
     whose value ``RevyMiddleware`` makes the description of the request's
     revision; None reads no header.
-
-``REVY_PREPARED_STATEMENTS`` (``False``)
-    On PostgreSQL, prepare the statement that carries a write and its deltas
-    once per connection (SQL ``PREPARE``) and only ``EXECUTE`` it afterwards,
-    which spares the server parsing and planning it at every write. Leave it
-    off behind a pooler in transaction mode (PgBouncer's ``pool_mode =
-    transaction``), or where anything runs ``DEALLOCATE``/``DISCARD ALL``:
-    prepared statements live in one server session.
 """
 
 from __future__ import annotations
@@ -83,11 +75,6 @@ def deletion_chunk_size() -> int:
 
 
 @cache
-def prepared_statements() -> bool:
-    return getattr(settings, "REVY_PREPARED_STATEMENTS", False)
-
-
-@cache
 def actor_label() -> Any:
     label = getattr(settings, "REVY_ACTOR_LABEL", str)
     return import_string(label) if isinstance(label, str) else label
@@ -102,7 +89,6 @@ def request_description_header() -> str | None:
 _CACHED = {
     "REVY_JSON_ENCODER": json_encoder,
     "REVY_DELETION_CHUNK_SIZE": deletion_chunk_size,
-    "REVY_PREPARED_STATEMENTS": prepared_statements,
     "REVY_ACTOR_LABEL": actor_label,
 }
 

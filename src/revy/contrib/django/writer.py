@@ -9,12 +9,9 @@ raises ``revy.EncodingError`` naming the field.
 
 from __future__ import annotations
 
-import hashlib
-import itertools
 import json
 import re
 import sqlite3
-import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache, cached_property
@@ -659,47 +656,6 @@ def encode_entries(entries: list[ObjectEntry]) -> list[list[tuple[AttributeEntry
     ]
 
 
-# Statements PREPAREd on each driver connection (REVY_PREPARED_STATEMENTS), by name; they last
-# as long as the server session, whatever becomes of the transaction that prepared them.
-_prepared: weakref.WeakKeyDictionary[Any, set[str]] = weakref.WeakKeyDictionary()
-MAX_PREPARED = 100  # per connection, each some 65 kB of server memory; later shapes run unprepared
-PLACEHOLDER = re.compile("%([s%])")
-
-
-def prepared(using: str, sql: str, params: list[Any], execute: Callable[[str, Any], Any]) -> tuple[str, list[Any]]:
-    """``(sql, params)`` to run instead: the ``EXECUTE`` of ``sql`` prepared once per connection, if allowed.
-
-    With ``REVY_PREPARED_STATEMENTS`` on, on PostgreSQL with Django's
-    client-side parameter binding, the first use on a connection runs
-    ``PREPARE`` through ``execute(sql, None)``; the server then neither parses
-    nor plans the statement again. Otherwise ``sql`` is returned as it is.
-    """
-    if not conf.prepared_statements():  # first: this runs at every PostgreSQL write
-        return sql, params
-    connection = connections[using]
-    if connection.settings_dict["OPTIONS"].get("server_side_binding"):
-        return sql, params
-    # The driver's connection, also under a pool's wrapper, which may be new at every checkout.
-    raw = getattr(connection.connection, "driver_connection", connection.connection)
-    names = _prepared.get(raw)
-    if names is None:
-        # A pooled session may hold statements prepared through an earlier wrapper.
-        with raw.cursor() as cursor:  # psycopg 2 or 3
-            cursor.execute("SELECT name FROM pg_prepared_statements WHERE name LIKE 'revy\\_%'")
-            names = _prepared[raw] = {name for (name,) in cursor.fetchall()}
-    name = "revy_" + hashlib.blake2b(sql.encode(), digest_size=10).hexdigest()
-    if name not in names:
-        if len(names) >= MAX_PREPARED:
-            return sql, params
-        number = itertools.count(1)
-        numbered = PLACEHOLDER.sub(lambda m: f"${next(number)}" if m[1] == "s" else "%", sql)
-        if next(number) != len(params) + 1:  # placeholders the driver would not see as ours
-            return sql, params
-        execute(f"PREPARE {name} AS {numbered}", None)
-        names.add(name)
-    return f"EXECUTE {name}({', '.join(['%s'] * len(params))})", params
-
-
 def write_with_change(
     using: str, entry: ObjectEntry, change: Change, execute: Callable[[str, list[Any]], Any], cursor: Any
 ) -> tuple[Any, bool]:
@@ -712,9 +668,7 @@ def write_with_change(
     """
     encoded = encode_entries([entry])[0]
     rows = Rows(using, [entry], existing_revision_id(using))
-    sql, params = one_statement(using, entry, encoded, rows, change)
-    # A statement with others before it is not prepared: PREPARE takes one.
-    result = execute(*(prepared(using, sql, params, execute) if not change.head else (sql, params)))
+    result = execute(*one_statement(using, entry, encoded, rows, change))
     if change.head:
         while cursor.nextset():  # the rows of the last statement, as Django reads the rows of its own
             pass
@@ -736,8 +690,7 @@ def write(using: str, entries: list[ObjectEntry]) -> None:
     if len(entries) == 1 and encoded[0] and writers.in_one_statement:
         # One save or delete, the hot path: a single round trip writes it all.
         with connections[using].cursor() as cursor:
-            # PREPARE on the driver's cursor: a one-off per connection, kept out of Django's query log.
-            cursor.execute(*prepared(using, *one_statement(using, entries[0], encoded[0], rows), cursor.cursor.execute))
+            cursor.execute(*one_statement(using, entries[0], encoded[0], rows))
             if rows.rev is None:
                 adopt_revision(using, cursor.fetchone()[-1])
         return
