@@ -427,7 +427,10 @@ def test_an_encoder_that_cannot_be_imported_is_reported_by_the_check() -> None:
 
 def test_an_encoder_that_cannot_be_imported_breaks_no_import_and_is_reported_by_check(tmp_path: Path) -> None:
     (tmp_path / "misspelt_encoder_settings.py").write_text(
-        "from tests.settings import *\nREVY_JSON_ENCODER = 'no.such.Encoder'\n"
+        "from tests.settings import *\n"
+        "REVY_JSON_ENCODER = 'no.such.Encoder'\n"
+        # check needs no server: Django 6 asks every database it is given for its own checks.
+        "DATABASES = {'default': {'ENGINE': 'django.db.backends.sqlite3', 'NAME': ':memory:'}}\n"
     )
     result = subprocess.run(
         [sys.executable, "-m", "django", "check"],
