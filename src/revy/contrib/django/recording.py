@@ -247,7 +247,7 @@ class SaveScope:
             return execute(sql, params, many, context)
         self.acted = True
         if pending is not None and not many and self.is_innermost():
-            change = writer.Change.of(self.instance, sql, params)
+            change = writer.Change.of(self.instance, sql, params, context["connection"])
             if change is not None:
                 return self.fold(pending, change, execute, sql, params, many, context)
         # Something else first: a receiver's query, select_on_save, a read of deferred values, a
@@ -503,7 +503,7 @@ class OneStatementDelete:
     def __call__(self, execute: Any, sql: str, params: Any, many: bool, context: dict[str, Any]) -> Any:
         if self.seen or many:
             return execute(sql, params, many, context)
-        change = writer.Change.of(self.instance, sql, params)
+        change = writer.Change.of(self.instance, sql, params, context["connection"])
         if change is None or not change.deletes:
             return execute(sql, params, many, context)
         self.seen = True

@@ -303,11 +303,10 @@ class Change:
         return " RETURNING " in self.sql
 
     @classmethod
-    def of(cls, instance: models.Model, sql: Any, params: Any) -> Change | None:
-        """Django's INSERT, UPDATE or DELETE of ``instance``'s row in ``sql``, or None if it is not that."""
+    def of(cls, instance: models.Model, sql: Any, params: Any, connection: Any) -> Change | None:
+        """Django's INSERT, UPDATE or DELETE of ``instance``'s row in ``sql`` run on ``connection``, or None."""
         if not isinstance(sql, str) or not isinstance(params, list | tuple):
             return None
-        connection = connections[instance._state.db or "default"]
         qn = connection.ops.quote_name
         meta = instance._meta
         table, pk = qn(meta.db_table), qn(column_of(meta.pk))
