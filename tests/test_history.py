@@ -78,6 +78,8 @@ def test_field_history_lists_the_changes_of_one_field_newest_first():
         (None, "a"),
     ]
     assert Author.history.field_history("name").count() == 4
+    updates = author.history.filter(action=ObjectDelta.ACTION_UPDATE)
+    assert [d.new_value for d in updates.field_history("name")] == ["c", "b"]
 
 
 def test_deleted_lists_objects_gone_now_with_a_restorable_snapshot():

@@ -152,3 +152,50 @@ def test_records_give_values_of_fields_the_model_no_longer_has_as_stored():
     AttributeDelta.objects.filter(object_delta__content_id=str(record.pk), field_name="title").update(field_name="gone")
     (created,) = record.history.records()
     assert created.changes["gone"].new == "t" and "title" not in created.changes
+
+
+# obj.history's own reads run a statement compiled once: each call gets its object's rows
+
+
+def as_records(records):
+    return [(r.pk, r.action, {name: (c.old, c.new) for name, c in r.changes.items()}) for r in records]
+
+
+def test_the_records_of_each_object_are_its_own_and_as_a_filtered_history_gives_them():
+    first, second = changed_record(3), changed_record(5)
+    for record in (first, second, first):
+        assert as_records(record.history.records()) == as_records(record.history.filter(pk__gt=0).records())
+    assert [r.changes["count"].new for r in second.history.records()] == [5, 4, 3, 2, 1, 0]
+    updates = first.history.filter(action=ObjectDelta.ACTION_UPDATE).records()
+    assert [r.changes["count"].new for r in updates] == [3, 2, 1]
+
+
+def test_as_of_gives_each_object_its_state_at_each_moment_in_any_time_zone():
+    first, second = changed_record(4), changed_record(2)
+    for record, changes in ((first, 4), (second, 2), (first, 4)):
+        moments = [d.created_at for d in record.history.order_by("pk")]
+        assert [record.history.as_of(m).count for m in moments] == list(range(changes + 1))
+        elsewhere = moments[1].astimezone(datetime.timezone(datetime.timedelta(hours=-7)))
+        assert record.history.as_of(elsewhere).count == 1
+        assert record.history.as_of(moments[0] - datetime.timedelta(seconds=1)) is None
+    before_delete = second.history.first().created_at
+    gone = Record(pk=second.pk)
+    with Context():
+        second.delete()
+    assert gone.history.as_of(gone.history.first().created_at) is None
+    assert gone.history.as_of(before_delete).count == 2
+
+
+def test_the_compiled_reads_go_through_execute_wrappers():
+    record = changed_record(2)
+    record.history.records()
+    seen = []
+
+    def wrapper(execute, sql, params, many, context):
+        seen.append(sql)
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(wrapper):
+        assert len(record.history.records()) == 3
+        assert record.history.as_of(record.history.first().created_at).count == 2
+    assert len(seen) == 3  # records, first(), as_of

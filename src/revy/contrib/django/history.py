@@ -25,11 +25,13 @@ from revy.context import Context, storage
 from revy.contrib.django import conf
 from revy.contrib.django.actions import CREATE as ACTION_CREATE
 from revy.contrib.django.actions import DELETE as ACTION_DELETE
-from revy.contrib.django.content_types import model_of
+from revy.contrib.django.content_types import content_type_of, model_of
 from revy.contrib.django.m2m import members_at, restore_memberships, revert_memberships
 from revy.contrib.django.managers import ObjectDeltaQuerySet
+from revy.contrib.django.records import HistoryRecord, object_records
 from revy.contrib.django.snapshot import ObjectSnapshot, build_instance
 from revy.contrib.django.specs import spec_for
+from revy.contrib.django.statements import Slot, compiled
 from revy.contrib.django.values import from_stored
 from revy.errors import RegistrationError, RevertConflict
 
@@ -41,6 +43,9 @@ class HistoryQuerySet(ObjectDeltaQuerySet):
         super().__init__(*args, **kwargs)
         self.tracked_model: type[models.Model] | None = None
         self.tracked_object: models.Model | None = None
+        # On ``instance.history`` itself: the object's (content type id, content id). Its reads
+        # then have no condition of the caller's and run statements compiled once.
+        self.whole_history: tuple[int, str] | None = None
 
     def _clone(self) -> HistoryQuerySet:
         clone: HistoryQuerySet = super()._clone()  # type: ignore[misc]
@@ -57,6 +62,11 @@ class HistoryQuerySet(ObjectDeltaQuerySet):
         """Each delta with ``snapshot``, the object as it was after it, in the same query."""
         return self.annotate(snapshot=ObjectSnapshot(self._model))
 
+    def records(self) -> list[HistoryRecord]:
+        if self.whole_history is None:
+            return super().records()
+        return object_records(self.model, self.db, *self.whole_history)
+
     def as_of(self, when: datetime.datetime) -> Any:
         """The object as it was at ``when`` (None if it did not exist then).
 
@@ -67,10 +77,32 @@ class HistoryQuerySet(ObjectDeltaQuerySet):
             newest = before.order_by().values("content_id").annotate(newest=Max("pk")).values("newest")
             rows = self.filter(pk__in=newest).exclude(action=ACTION_DELETE).with_snapshot()
             return [row.snapshot for row in rows.order_by("pk")]
-        delta: Any = before.order_by("-pk").annotate(snapshot=ObjectSnapshot(self._model)).first()
-        if delta is None or delta.action == ACTION_DELETE:
-            return None
-        return delta.snapshot
+        if self.whole_history is None:
+            annotated = before.order_by("-pk").annotate(snapshot=ObjectSnapshot(self._model))
+            action, snapshot = annotated.values_list("action", "snapshot").first() or (None, None)
+        else:
+            action, snapshot = self._newest_up_to(when)
+        return None if action in (None, ACTION_DELETE) else snapshot
+
+    def _newest_up_to(self, when: datetime.datetime) -> tuple[Any, Any]:
+        """The action and snapshot of the object's newest delta up to ``when``, from a statement compiled once."""
+        model, using = self._model, self.db
+
+        def build() -> models.QuerySet:
+            deltas = self.model._base_manager.db_manager(using).filter(
+                content_type_id=Slot("type_id", models.IntegerField()),
+                content_id=Slot("content_id", models.TextField()),
+                created_at__lte=Slot("when", models.DateTimeField()),
+            )
+            return deltas.order_by("-pk").annotate(snapshot=ObjectSnapshot(model)).values_list("action", "snapshot")[:1]
+
+        statement = compiled(("as_of", self.model, spec_for(model), using), build)
+        type_id, content_id = self.whole_history  # type: ignore[misc]
+        rows = statement.rows(using, type_id=type_id, content_id=content_id, when=when)
+        if not rows:
+            return None, None
+        action, snapshot = rows[0]
+        return action, statement.converter(1, using)(snapshot)
 
     def field_history(self, name: str) -> Any:
         """The AttributeDeltas of field ``name`` in these deltas, newest first."""
@@ -79,7 +111,9 @@ class HistoryQuerySet(ObjectDeltaQuerySet):
         if self.tracked_object is not None:
             # The object's own keys lead the attribute deltas' (content, field) index.
             deltas = deltas.for_object(self.tracked_object)
-        return deltas.filter(object_delta__in=self.order_by().values("pk"), field_name=name).order_by("-pk")
+        if self.whole_history is None:
+            deltas = deltas.filter(object_delta__in=self.order_by().values("pk"))
+        return deltas.filter(field_name=name).order_by("-pk")
 
     def deleted(self) -> HistoryQuerySet:
         """The last DELETE delta of each object gone now, with its ``snapshot`` to restore it::
@@ -145,7 +179,9 @@ class HistoryDescriptor:
         if instance is None:
             return queryset.for_model(owner)  # type: ignore[return-value]
         queryset.tracked_object = instance
-        return queryset.for_object(instance)  # type: ignore[return-value]
+        history: HistoryQuerySet = queryset.for_object(instance)  # type: ignore[assignment]
+        history.whole_history = (content_type_of(instance, history.db).pk, str(instance.pk))
+        return history
 
 
 def check_history_attribute(model: type[models.Model]) -> None:

@@ -11,17 +11,15 @@ as the model loads it.
 from __future__ import annotations
 
 import datetime
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from itertools import chain
 from typing import Any
 
 from django.db import models
-from django.db.models.sql.constants import MULTI
 
 from revy.contrib.django.actions import CREATE, DELETE, UPDATE
 from revy.contrib.django.content_types import model_of
 from revy.contrib.django.specs import spec_for
+from revy.contrib.django.statements import Slot, Statement, compiled
 from revy.contrib.django.values import from_stored
 
 ACTION_NAMES = {CREATE: "create", UPDATE: "update", DELETE: "delete"}
@@ -49,6 +47,7 @@ FIELD_NAMES = (
     "description",
 )
 FIELD_COLUMNS = tuple(f"attribute_deltas__{name}" for name in FIELD_NAMES)
+COLUMNS = (*DELTA_COLUMNS, *FIELD_COLUMNS)
 # Where the columns converted by hand are in a row.
 CREATED_AT = DELTA_COLUMNS.index("created_at")
 OLD_VALUE, NEW_VALUE = (len(DELTA_COLUMNS) + FIELD_NAMES.index(name) for name in ("old_value", "new_value"))
@@ -95,24 +94,35 @@ def read_records(deltas: models.QuerySet) -> list[HistoryRecord]:
     of fields it no longer has are given as stored.
     """
     if not deltas.query.is_sliced:
-        return _fold(deltas)
+        return _fold(Statement.of(deltas.values_list(*COLUMNS)), {}, deltas.db)
     # The join has a row per field, so the slice is taken on the deltas first.
     order = list(deltas.values_list("pk", flat=True))
-    records = _fold(deltas.model._base_manager.using(deltas.db).filter(pk__in=order).order_by())
+    unsliced = deltas.model._base_manager.using(deltas.db).filter(pk__in=order).order_by()
+    records = _fold(Statement.of(unsliced.values_list(*COLUMNS)), {}, deltas.db)
     position = {pk: index for index, pk in enumerate(order)}
     return sorted(records, key=lambda record: position[record.pk])
 
 
-def _fold(deltas: models.QuerySet) -> list[HistoryRecord]:
-    compiler = deltas.values_list(*DELTA_COLUMNS, *FIELD_COLUMNS).query.get_compiler(using=deltas.db)
-    chunks = compiler.execute_sql(MULTI)
+def object_records(delta_model: type[models.Model], using: str, type_id: int, content_id: str) -> list[HistoryRecord]:
+    """Every delta of one object as records, in the delta model's order, from a statement compiled once."""
+
+    def build() -> models.QuerySet:
+        deltas = delta_model._base_manager.db_manager(using)
+        return deltas.filter(
+            content_type_id=Slot("type_id", models.IntegerField()), content_id=Slot("content_id", models.TextField())
+        ).values_list(*COLUMNS)
+
+    statement = compiled(("records", delta_model, using), build)
+    return _fold(statement, {"type_id": type_id, "content_id": content_id}, using)
+
+
+def _fold(statement: Statement, values: dict[str, Any], using: str) -> list[HistoryRecord]:
     # Converters are applied by hand: the moment once per delta, the values once each,
     # and nothing to the other columns (Django's loop visits every column of every row).
-    converters = compiler.get_converters([column[0] for column in compiler.select])
-    moment, old_value, new_value = (_converter(compiler, converters.get(i)) for i in (CREATED_AT, OLD_VALUE, NEW_VALUE))
+    moment, old_value, new_value = (statement.converter(i, using) for i in (CREATED_AT, OLD_VALUE, NEW_VALUE))
     records: dict[int, HistoryRecord] = {}
     fields_of: dict[int, dict[str, models.Field]] = {}
-    for row in chain.from_iterable(chunks):
+    for row in statement.rows(using, **values):
         record = records.get(row[0])
         if record is None:
             pk, revision_id, action, type_id, content_id, actor_type, actor_id, label, description, created_at = row[
@@ -135,7 +145,7 @@ def _fold(deltas: models.QuerySet) -> list[HistoryRecord]:
             continue
         fields = fields_of.get(record.content_type_id)
         if fields is None:
-            fields = fields_of[record.content_type_id] = _tracked_fields(record.content_type_id, deltas.db)
+            fields = fields_of[record.content_type_id] = _tracked_fields(record.content_type_id, using)
         old, new = old_value(old), new_value(new)
         model_field = fields.get(name)
         if model_field is not None:
@@ -143,21 +153,6 @@ def _fold(deltas: models.QuerySet) -> list[HistoryRecord]:
             new = None if new is None else from_stored(model_field, new)
         record.changes[name] = FieldChange(old, new, action, actor_type, actor_id, label, description)
     return list(records.values())
-
-
-def _converter(compiler: Any, found: tuple[list[Any], Any] | None) -> Callable[[Any], Any]:
-    """The database-to-Python conversion of one selected column, as ``values_list()`` applies it."""
-    if found is None:
-        return lambda value: value
-    converters, expression = found
-    connection = compiler.connection
-
-    def convert(value: Any) -> Any:
-        for converter in converters:
-            value = converter(value, expression, connection)
-        return value
-
-    return convert
 
 
 def _tracked_fields(type_id: int, using: str | None) -> dict[str, models.Field]:
