@@ -9,6 +9,7 @@ hits them all alike. The parent process writes the Markdown table.
     python -m benchmarks.run --quick         # smaller batches, fewer rounds
     python -m benchmarks.run --db sqlite     # one database only
     python -m benchmarks.run --only bulk     # only the bulk rows
+    python -m benchmarks.run --only reads    # only the reads
 
 PostgreSQL is measured twice: as Django and revy come (each statement
 parsed and planned by the server every time), and with psycopg preparing
@@ -79,7 +80,7 @@ def postgres_reachable() -> str | None:
 
 
 def measure(db: str, sizes: Sizes, only: str = "") -> dict[str, Any]:
-    """Run the suite on ``db`` in a child process and return its results (``only="bulk"``: the bulk rows)."""
+    """Run the suite on ``db`` in a child process and return its results (``only``: "bulk" or "reads" rows)."""
     with tempfile.TemporaryDirectory() as directory:
         output = Path(directory) / "results.json"
         database, _, variant = db.partition("-")
@@ -122,7 +123,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--db", choices=["all", *DATABASES], default="all")
     parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT)
     parser.add_argument(
-        "--only", choices=["bulk"], default="", help="only the bulk rows (bulk_create, update(), add()), no floors"
+        "--only",
+        choices=["bulk", "reads"],
+        default="",
+        help="only the bulk rows (bulk_create, update(), add()) or only the reads, no floors",
     )
     args = parser.parse_args(argv)
     sizes = QUICK if args.quick else FULL

@@ -2,7 +2,7 @@
 
 ``python -m benchmarks.suite SIZES_JSON OUTPUT_JSON [bulk]`` with
 ``DJANGO_SETTINGS_MODULE=benchmarks.settings``; ``benchmarks.run`` calls it
-(``bulk``: only the bulk rows, without the floors).
+(``bulk``: only the bulk rows, ``reads``: only the reads, without the floors).
 
 Every single-row operation runs in autocommit, as a view does without
 ``ATOMIC_REQUESTS``, so each pays its own commit. revy's operations run
@@ -710,10 +710,14 @@ def test_database() -> Iterator[None]:
 
 def main() -> None:
     sizes = json.loads(sys.argv[1])
-    only_bulk = len(sys.argv) > 3 and sys.argv[3] == "bulk"
+    only = sys.argv[3] if len(sys.argv) > 3 else ""
     with test_database():
-        if only_bulk:
+        if only == "bulk":
             info = {"database": database_version(), "results": bulk_rows(libraries(), sizes)}
+        elif only == "reads":
+            results: dict[str, Any] = {}
+            measure_reads(libraries(), sizes, lambda op, measured: results.setdefault(op, {}).update(measured))
+            info = {"database": database_version(), "results": results}
         else:
             info = {"database": database_version(), "results": run_suite(sizes)}
             # With server-side binding Django's log shows a statement, not what psycopg sends: nothing to replay.

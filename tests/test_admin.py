@@ -153,8 +153,9 @@ def test_history_page_of_100_revisions_reads_them_in_a_fixed_number_of_queries(a
         response = admin_client.get(history_url(ticket))
     assert len(response.context["versions"]) == 100
     assert len(queries) == few
-    # session, user, ticket, count, deltas, attribute deltas, the users who acted, the owners
-    assert len(queries) == 8, [q["sql"] for q in queries.captured_queries]
+    # session, user, ticket, count, the page's deltas, their records, their revisions,
+    # the users who acted, the owners
+    assert len(queries) == 9, [q["sql"] for q in queries.captured_queries]
 
 
 def test_history_page_names_a_deleted_actor_by_its_label(admin_client: Client) -> None:

@@ -39,7 +39,7 @@ assert client.login(username="admin", password="revy-demo")
 home = client.get("/").content.decode()
 assert "/admin/shop/invoice/1/history/" in home, home
 response = client.get("/admin/shop/invoice/1/history/")
-[collaborative] = [v for v in response.context["versions"] if v.delta.revision.description == "Alice bills 20 more"]
+[collaborative] = [v for v in response.context["versions"] if v.revision_description == "Alice bills 20 more"]
 print("actor:", actor_display(collaborative.actor))
 for change in collaborative.fields:
     print("field:", change.label, change.old, change.new, actor_display(change.actor) if change.actor_differs else "-")

@@ -28,7 +28,7 @@ from django.contrib.auth import get_permission_codename
 from django.core.exceptions import FieldDoesNotExist, PermissionDenied
 from django.core.paginator import Page, Paginator
 from django.db import models, router, transaction
-from django.db.models import Prefetch, QuerySet
+from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import NoReverseMatch, URLPattern, path, reverse
@@ -38,11 +38,12 @@ from django.utils.translation import gettext_lazy
 
 from revy.context import Context
 from revy.contrib.django import conf
+from revy.contrib.django.actions import SET as ACTION_SET
 from revy.contrib.django.actors import DeletedActor, load_actors
 from revy.contrib.django.content_types import content_type_of, model_of
-from revy.contrib.django.diffs import changes_of
 from revy.contrib.django.history import restore
 from revy.contrib.django.models import get_attribute_delta_model, get_object_delta_model, get_revision_model
+from revy.contrib.django.records import read_records
 from revy.contrib.django.specs import spec_for, tracked_models
 from revy.errors import RevertConflict
 
@@ -67,11 +68,12 @@ class FieldChange:
 
 @dataclass
 class Version:
-    """One object delta as a page shows it."""
+    """One object delta (a ``HistoryRecord``) as a page shows it."""
 
     delta: Any
     model: type[models.Model] | None
     actor: Any
+    revision_description: str = ""
     fields: list[FieldChange] = field(default_factory=list)
 
     @property
@@ -142,50 +144,54 @@ def read_versions(deltas: QuerySet[Any], empty: str = "-") -> list[Version]:
     """Each object delta of ``deltas`` with its fields ready to show.
 
     The whole history read is here, in a number of queries that does not
-    grow with the rows: the deltas (with their revisions), their attribute
-    deltas, one query per actor model and one per foreign key target model.
+    grow with the rows: the deltas with their fields (``read_records()``, two
+    queries for a page), their revisions, one query per actor model and one
+    per foreign key target model.
     """
-    attribute_deltas = get_attribute_delta_model()._base_manager.order_by("pk")
-    rows = list(
-        deltas.select_related("revision").prefetch_related(
-            Prefetch("attribute_deltas", queryset=attribute_deltas, to_attr="field_deltas")
-        )
-    )
     using = deltas.db
-    keys = [(d.actor_content_type_id, d.actor_id, d.actor_label) for d in rows]
-    keys += [(a.actor_content_type_id, a.actor_id, a.actor_label) for d in rows for a in d.field_deltas]
+    records = read_records(deltas)
+    revisions = dict(
+        get_revision_model()
+        ._base_manager.using(using)
+        .filter(pk__in={r.revision_id for r in records})
+        .values_list("pk", "description")
+    )
+    keys = [(r.actor_content_type_id, r.actor_id, r.actor_label) for r in records]
+    keys += [(c.actor_content_type_id, c.actor_id, c.actor_label) for r in records for c in r.changes.values()]
     actors = load_actors(keys, using)
     display = ValueDisplay(using, empty)
-    typed = [(d, model_of(d.content_type_id, using), changes_of(d, d.field_deltas)) for d in rows]
+    typed = [(r, model_of(r.content_type_id, using)) for r in records]
     display.load(
         (model_field(model, name), value)
-        for _, model, changes in typed
-        for name, pair in changes.items()
-        for value in pair
+        for record, model in typed
+        for name, change in record.changes.items()
+        for value in (change.old, new_value(change))
     )
     versions = []
-    for delta, model, changes in typed:
-        actor = actors[(delta.actor_content_type_id, delta.actor_id)]
-        by_name = {a.field_name: a for a in delta.field_deltas}
-        version = Version(delta, model, actor)
-        for name, (old, new) in changes.items():
+    for record, model in typed:
+        actor = actors[(record.actor_content_type_id, record.actor_id)]
+        version = Version(record, model, actor, revisions.get(record.revision_id, ""))
+        for name, change in record.changes.items():
             f = model_field(model, name)
-            attribute = by_name[name]
-            key = (attribute.actor_content_type_id, attribute.actor_id)
-            differs = key != (delta.actor_content_type_id, delta.actor_id)
+            key = (change.actor_content_type_id, change.actor_id)
             version.fields.append(
                 FieldChange(
                     name,
                     capfirst(f.verbose_name) if f is not None else name,  # type: ignore[arg-type]
-                    display.show(f, old),
-                    display.show(f, new),
+                    display.show(f, change.old),
+                    display.show(f, new_value(change)),
                     actors[key],
-                    differs,
-                    attribute.description if attribute.description != delta.description else "",
+                    key != (record.actor_content_type_id, record.actor_id),
+                    change.description if change.description != record.description else "",
                 )
             )
         versions.append(version)
     return versions
+
+
+def new_value(change: Any) -> Any:
+    """A field's value after the delta: none once a delete unset it."""
+    return change.new if change.action == ACTION_SET else None
 
 
 def history_page(obj: models.Model, page_number: Any, per_page: int, empty: str = "-") -> tuple[Page, list[Version]]:

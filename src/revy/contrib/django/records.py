@@ -11,6 +11,7 @@ as the model loads it.
 from __future__ import annotations
 
 import datetime
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -94,11 +95,12 @@ def read_records(deltas: models.QuerySet) -> list[HistoryRecord]:
     of fields it no longer has are given as stored.
     """
     if not deltas.query.is_sliced:
-        return _fold(Statement.of(deltas.values_list(*COLUMNS)), {}, deltas.db)
+        ordering = deltas.query.order_by or (deltas.model._meta.ordering if deltas.query.default_ordering else ())
+        return _fold(Statement.of(_with_fields(deltas, ordering)), {}, deltas.db)
     # The join has a row per field, so the slice is taken on the deltas first.
     order = list(deltas.values_list("pk", flat=True))
-    unsliced = deltas.model._base_manager.using(deltas.db).filter(pk__in=order).order_by()
-    records = _fold(Statement.of(unsliced.values_list(*COLUMNS)), {}, deltas.db)
+    unsliced = deltas.model._base_manager.using(deltas.db).filter(pk__in=order)
+    records = _fold(Statement.of(_with_fields(unsliced, ())), {}, deltas.db)
     position = {pk: index for index, pk in enumerate(order)}
     return sorted(records, key=lambda record: position[record.pk])
 
@@ -107,13 +109,18 @@ def object_records(delta_model: type[models.Model], using: str, type_id: int, co
     """Every delta of one object as records, in the delta model's order, from a statement compiled once."""
 
     def build() -> models.QuerySet:
-        deltas = delta_model._base_manager.db_manager(using)
-        return deltas.filter(
+        deltas = delta_model._base_manager.db_manager(using).filter(
             content_type_id=Slot("type_id", models.IntegerField()), content_id=Slot("content_id", models.TextField())
-        ).values_list(*COLUMNS)
+        )
+        return _with_fields(deltas, delta_model._meta.ordering)
 
     statement = compiled(("records", delta_model, using), build)
     return _fold(statement, {"type_id": type_id, "content_id": content_id}, using)
+
+
+def _with_fields(deltas: models.QuerySet, ordering: Iterable[Any]) -> models.QuerySet:
+    """The columns of the records, in the deltas' ``ordering`` and each delta's fields in the order written."""
+    return deltas.values_list(*COLUMNS).order_by(*ordering, "attribute_deltas__pk")
 
 
 def _fold(statement: Statement, values: dict[str, Any], using: str) -> list[HistoryRecord]:

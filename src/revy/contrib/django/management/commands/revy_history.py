@@ -7,13 +7,16 @@ from typing import Any
 
 from django.apps import apps
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from django.db import DEFAULT_DB_ALIAS
-from django.db.models import Prefetch
+from django.db import DEFAULT_DB_ALIAS, models
 from django.utils import timezone
 
+from revy.contrib.django import conf
+from revy.contrib.django.actions import SET as ACTION_SET
 from revy.contrib.django.actors import DeletedActor, load_actors
-from revy.contrib.django.models import get_attribute_delta_model, get_object_delta_model
+from revy.contrib.django.models import get_object_delta_model, get_revision_model
+from revy.contrib.django.records import read_records
 from revy.contrib.django.specs import spec_for
+from revy.contrib.django.values import storable
 
 HEADER = ("when", "revision", "action", "field", "old", "new", "by")
 
@@ -26,8 +29,11 @@ def name_of(actor: Any) -> str:
     return str(actor)
 
 
-def shown(value: Any) -> str:
-    return "-" if value is None else json.dumps(value, ensure_ascii=False)
+def shown(field: models.Field | None, value: Any) -> str:
+    """A value as revy stored it (JSON): through the field when the model still tracks it."""
+    if value is None:
+        return "-"
+    return json.dumps(value if field is None else storable(field, value), ensure_ascii=False, cls=conf.json_encoder())
 
 
 class Command(BaseCommand):
@@ -62,34 +68,36 @@ class Command(BaseCommand):
 
     def table(self, model: Any, key: Any, database: str, limit: int) -> list[tuple[str, ...]]:
         """One row per changed field, the delta's own cells on its first row only."""
-        attributes = get_attribute_delta_model()._base_manager.order_by("pk")
-        deltas = list(
-            get_object_delta_model()
-            .objects.using(database)
-            .for_object(model(pk=key))
-            .select_related("revision")
-            .prefetch_related(Prefetch("attribute_deltas", queryset=attributes, to_attr="field_deltas"))[:limit]
+        deltas = get_object_delta_model().objects.using(database).for_object(model(pk=key))
+        records = read_records(deltas[:limit])
+        revisions = dict(
+            get_revision_model()
+            ._base_manager.using(database)
+            .filter(pk__in={r.revision_id for r in records})
+            .values_list("pk", "description")
         )
-        keys = [(d.actor_content_type_id, d.actor_id, d.actor_label) for d in deltas]
-        keys += [(a.actor_content_type_id, a.actor_id, a.actor_label) for d in deltas for a in d.field_deltas]
+        keys = [(r.actor_content_type_id, r.actor_id, r.actor_label) for r in records]
+        keys += [(c.actor_content_type_id, c.actor_id, c.actor_label) for r in records for c in r.changes.values()]
         actors = load_actors(keys, database)
+        spec = spec_for(model)
+        assert spec is not None
+        fields = {f.name: f for f in spec.fields}
         rows: list[tuple[str, ...]] = []
-        for delta in deltas:
-            actor = actors[(delta.actor_content_type_id, delta.actor_id)]
-            revision = f"{delta.revision_id} {delta.revision.description}".strip()
-            about = f": {delta.description}" if delta.description else ""
+        for record in records:
+            actor = actors[(record.actor_content_type_id, record.actor_id)]
+            revision = f"{record.revision_id} {revisions.get(record.revision_id, '')}".strip()
+            about = f": {record.description}" if record.description else ""
             cells: tuple[str, ...] = (
-                timezone.localtime(delta.created_at).strftime("%Y-%m-%d %H:%M:%S"),
+                timezone.localtime(record.created_at).strftime("%Y-%m-%d %H:%M:%S"),
                 revision,
-                delta.get_action_display(),
+                record.get_action_display(),
             )
-            for attribute in delta.field_deltas:
-                by = actors[(attribute.actor_content_type_id, attribute.actor_id)]
-                why = f": {attribute.description}" if attribute.description else about
-                new = attribute.new_value if attribute.action == attribute.ACTION_SET else None
-                rows.append(
-                    (*cells, attribute.field_name, shown(attribute.old_value), shown(new), f"{name_of(by)}{why}")
-                )
+            for name, change in record.changes.items():
+                by = actors[(change.actor_content_type_id, change.actor_id)]
+                why = f": {change.description}" if change.description else about
+                new = change.new if change.action == ACTION_SET else None
+                field = fields.get(name)
+                rows.append((*cells, name, shown(field, change.old), shown(field, new), f"{name_of(by)}{why}"))
                 cells = ("", "", "")
             if cells[0]:  # a delta without fields
                 rows.append((*cells, "", "", "", f"{name_of(actor)}{about}"))
