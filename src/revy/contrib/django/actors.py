@@ -62,3 +62,11 @@ def load_actors(rows: Iterable[tuple[int | None, str | None, str]], using: str |
         elif (type_id, actor_id) not in actors:
             actors[(type_id, actor_id)] = DeletedActor(type_id, str(actor_id), label)
     return actors
+
+
+def actors_of(records: Iterable[Any], using: str | None = None) -> dict[ActorKey, Any]:
+    """The actors of history records (``records()``) and of each of their field changes, by key."""
+    records = list(records)
+    keys = [(r.actor_content_type_id, r.actor_id, r.actor_label) for r in records]
+    keys += [(c.actor_content_type_id, c.actor_id, c.actor_label) for r in records for c in r.changes.values()]
+    return load_actors(keys, using)

@@ -39,11 +39,11 @@ from django.utils.translation import gettext_lazy
 from revy.context import Context
 from revy.contrib.django import conf
 from revy.contrib.django.actions import SET as ACTION_SET
-from revy.contrib.django.actors import DeletedActor, load_actors
+from revy.contrib.django.actors import DeletedActor, actors_of, load_actors
 from revy.contrib.django.content_types import content_type_of, model_of
 from revy.contrib.django.history import restore
 from revy.contrib.django.models import get_attribute_delta_model, get_object_delta_model, get_revision_model
-from revy.contrib.django.records import read_records
+from revy.contrib.django.records import read_records, revision_descriptions
 from revy.contrib.django.specs import spec_for, tracked_models
 from revy.errors import RevertConflict
 
@@ -150,15 +150,8 @@ def read_versions(deltas: QuerySet[Any], empty: str = "-") -> list[Version]:
     """
     using = deltas.db
     records = read_records(deltas)
-    revisions = dict(
-        get_revision_model()
-        ._base_manager.using(using)
-        .filter(pk__in={r.revision_id for r in records})
-        .values_list("pk", "description")
-    )
-    keys = [(r.actor_content_type_id, r.actor_id, r.actor_label) for r in records]
-    keys += [(c.actor_content_type_id, c.actor_id, c.actor_label) for r in records for c in r.changes.values()]
-    actors = load_actors(keys, using)
+    revisions = revision_descriptions(records, using)
+    actors = actors_of(records, using)
     display = ValueDisplay(using, empty)
     typed = [(r, model_of(r.content_type_id, using)) for r in records]
     display.load(

@@ -15,8 +15,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.apps import apps
 from django.db import models
 
+from revy.contrib.django import conf
 from revy.contrib.django.actions import CREATE, DELETE, UPDATE
 from revy.contrib.django.content_types import model_of
 from revy.contrib.django.specs import spec_for
@@ -112,7 +114,7 @@ def object_records(delta_model: type[models.Model], using: str, type_id: int, co
         deltas = delta_model._base_manager.db_manager(using).filter(
             content_type_id=Slot("type_id", models.IntegerField()), content_id=Slot("content_id", models.TextField())
         )
-        return _with_fields(deltas, delta_model._meta.ordering)
+        return _with_fields(deltas, delta_model._meta.ordering or ())
 
     statement = compiled(("records", delta_model, using), build)
     return _fold(statement, {"type_id": type_id, "content_id": content_id}, using)
@@ -166,3 +168,10 @@ def _tracked_fields(type_id: int, using: str | None) -> dict[str, models.Field]:
     model = model_of(type_id, using)
     spec = spec_for(model) if model is not None else None
     return {} if spec is None else {f.name: f for f in spec.fields}
+
+
+def revision_descriptions(records: list[HistoryRecord], using: str) -> dict[Any, str]:
+    """The description of each record's revision, by revision pk: one query."""
+    revision = apps.get_model(conf.revision_model_label())
+    found = revision._base_manager.using(using).filter(pk__in={r.revision_id for r in records})
+    return dict(found.values_list("pk", "description"))

@@ -12,9 +12,9 @@ from django.utils import timezone
 
 from revy.contrib.django import conf
 from revy.contrib.django.actions import SET as ACTION_SET
-from revy.contrib.django.actors import DeletedActor, load_actors
-from revy.contrib.django.models import get_object_delta_model, get_revision_model
-from revy.contrib.django.records import read_records
+from revy.contrib.django.actors import DeletedActor, actors_of
+from revy.contrib.django.models import get_object_delta_model
+from revy.contrib.django.records import read_records, revision_descriptions
 from revy.contrib.django.specs import spec_for
 from revy.contrib.django.values import storable
 
@@ -70,15 +70,8 @@ class Command(BaseCommand):
         """One row per changed field, the delta's own cells on its first row only."""
         deltas = get_object_delta_model().objects.using(database).for_object(model(pk=key))
         records = read_records(deltas[:limit])
-        revisions = dict(
-            get_revision_model()
-            ._base_manager.using(database)
-            .filter(pk__in={r.revision_id for r in records})
-            .values_list("pk", "description")
-        )
-        keys = [(r.actor_content_type_id, r.actor_id, r.actor_label) for r in records]
-        keys += [(c.actor_content_type_id, c.actor_id, c.actor_label) for r in records for c in r.changes.values()]
-        actors = load_actors(keys, database)
+        revisions = revision_descriptions(records, database)
+        actors = actors_of(records, database)
         spec = spec_for(model)
         assert spec is not None
         fields = {f.name: f for f in spec.fields}
