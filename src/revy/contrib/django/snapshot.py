@@ -18,7 +18,7 @@ from typing import Any
 from django.apps import apps
 from django.contrib.contenttypes.models import ContentType
 from django.db import models
-from django.db.models.expressions import Expression
+from django.db.models.expressions import Col, Expression
 from django.db.models.query import ModelIterable
 
 from revy.contrib.django import conf
@@ -118,10 +118,13 @@ class ObjectSnapshot(Expression):
         # Written out rather than built from one Subquery per field: compiling those
         # querysets cost ten times what the database takes to run them.
         quote = connection.ops.quote_name
-        delta = compiler.query.get_meta()
-        table = compiler.quote_name_unless_alias(self.alias)
-        own_type, own_id = (f"{table}.{quote(delta.get_field(name).column)}" for name in ("content_type", "content_id"))
-        own_pk = f"{table}.{quote(delta.pk.column)}"
+        delta, alias = compiler.query.get_meta(), self.alias
+        assert alias is not None, "ObjectSnapshot is compiled once resolved in its query"
+        # The object delta's own columns, quoted as Django quotes its table's alias (it changed in 6.1).
+        own_type, own_id, own_pk = (
+            compiler.compile(Col(alias, field))[0]
+            for field in (delta.get_field("content_type"), delta.get_field("content_id"), delta.pk)
+        )
         attribute = _attribute_delta_model()._meta
         wanted = ("content_type", "content_id", "field_name", "object_delta", "action", "new_value", "old_value")
         column = {f.name: quote(f.column) for f in attribute.concrete_fields if f.name in wanted}

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.core.exceptions import EmptyResultSet
+from django.core.signals import setting_changed
 from django.db import connections, models
 from django.db.models.expressions import Expression
 
@@ -96,3 +97,12 @@ def compiled(key: Hashable, build: Callable[[], models.QuerySet]) -> Statement:
     if statement is None:
         statement = _compiled[key] = Statement.of(build())
     return statement
+
+
+def _forget(setting: str, **kwargs: Any) -> None:
+    # Settings name the delta models and the databases the statements were compiled for.
+    if setting.startswith("REVY_") or setting == "DATABASES":
+        _compiled.clear()
+
+
+setting_changed.connect(_forget, dispatch_uid="revy.statements")
