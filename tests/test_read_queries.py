@@ -199,3 +199,20 @@ def test_the_compiled_reads_go_through_execute_wrappers():
         assert len(record.history.records()) == 3
         assert record.history.as_of(record.history.first().created_at).count == 2
     assert len(seen) == 3  # records, first(), as_of
+
+
+def test_pages_with_snapshots_give_each_object_its_states_and_chain_as_django_querysets_do():
+    first, second = changed_record(6), changed_record(3)
+    for record, changes in ((first, 6), (second, 3), (first, 6)):
+        everything = [(d.pk, d.snapshot.count) for d in record.history.with_snapshot()]
+        assert [count for _, count in everything] == list(range(changes, -1, -1))
+        for low, high in ((0, 2), (1, 3), (2, None)):
+            count, page = queries_of(lambda: list(record.history.with_snapshot()[low:high]))
+            assert count == 1
+            assert [(d.pk, d.snapshot.count) for d in page] == everything[low:high]
+            assert all(isinstance(d.created_at, datetime.datetime) and d.revision_id for d in page)
+    page = first.history.with_snapshot()[1:4]
+    assert list(page.values_list("pk", flat=True)) == [pk for pk, _ in everything[1:4]]
+    assert [d.snapshot.title for d in page.select_related("revision")] == ["v5", "v4", "v3"]
+    assert [d.snapshot.count for d in first.history.with_snapshot()[:5][1:3]] == [5, 4]
+    assert first.history.with_snapshot()[2].snapshot.count == 4

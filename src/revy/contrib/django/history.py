@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime
 import inspect
+from collections.abc import Iterator
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,6 +21,7 @@ from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import DEFAULT_DB_ALIAS, IntegrityError, models, transaction
 from django.db.models import Exists, Max, OuterRef
 from django.db.models.functions import Cast
+from django.db.models.query import ModelIterable
 
 from revy.context import Context, storage
 from revy.contrib.django import conf
@@ -46,6 +48,8 @@ class HistoryQuerySet(ObjectDeltaQuerySet):
         # On ``instance.history`` itself: the object's (content type id, content id). Its reads
         # then have no condition of the caller's and run statements compiled once.
         self.whole_history: tuple[int, str] | None = None
+        # On ``instance.history.with_snapshot()`` and the pages sliced from it, until chained further.
+        self.snapshot_page: tuple[int, str] | None = None
 
     def _clone(self) -> HistoryQuerySet:
         clone: HistoryQuerySet = super()._clone()  # type: ignore[misc]
@@ -60,7 +64,41 @@ class HistoryQuerySet(ObjectDeltaQuerySet):
 
     def with_snapshot(self) -> HistoryQuerySet:
         """Each delta with ``snapshot``, the object as it was after it, in the same query."""
-        return self.annotate(snapshot=ObjectSnapshot(self._model))
+        annotated: HistoryQuerySet = self.annotate(snapshot=ObjectSnapshot(self._model))
+        annotated.snapshot_page = self.whole_history
+        return annotated
+
+    def __getitem__(self, k: Any) -> Any:
+        found = super().__getitem__(k)
+        if self.snapshot_page is not None and isinstance(found, HistoryQuerySet):
+            # A page of instance.history.with_snapshot(), not read yet: a statement compiled once reads it.
+            found.snapshot_page = self.snapshot_page
+            found._iterable_class = SnapshotPage
+        return found
+
+    def page_from_statement(self) -> list[models.Model]:
+        """This page of the object's deltas with their snapshots, from a statement compiled once per bounds."""
+        model, using, delta_model = self._model, self.db, self.model
+        low, high = self.query.low_mark, self.query.high_mark
+        attnames = [f.attname for f in delta_model._meta.concrete_fields]
+
+        def build() -> models.QuerySet:
+            deltas = delta_model._base_manager.db_manager(using).filter(
+                content_type_id=Slot("type_id", models.IntegerField()),
+                content_id=Slot("content_id", models.TextField()),
+            )
+            return deltas.annotate(snapshot=ObjectSnapshot(model)).values_list(*attnames, "snapshot")[low:high]
+
+        statement = compiled(("page", delta_model, spec_for(model), using, low, high), build)
+        type_id, content_id = self.snapshot_page  # type: ignore[misc]
+        converters = [statement.converter(i, using) for i in range(len(attnames) + 1)]
+        page = []
+        for row in statement.rows(using, type_id=type_id, content_id=content_id):
+            values = [convert(value) for convert, value in zip(converters, row, strict=True)]
+            delta = delta_model.from_db(using, attnames, values[:-1])
+            delta.snapshot = values[-1]
+            page.append(delta)
+        return page
 
     def records(self) -> list[HistoryRecord]:
         if self.whole_history is None:
@@ -165,6 +203,17 @@ class HistoryQuerySet(ObjectDeltaQuerySet):
         """
         assert self.tracked_object is not None, "use instance.history"
         return members_at(self.tracked_object, name, delta=at, when=as_of)
+
+
+class SnapshotPage(ModelIterable):
+    """Iterates a page of ``instance.history.with_snapshot()``; once chained further, as Django does."""
+
+    def __iter__(self) -> Iterator[models.Model]:
+        queryset: HistoryQuerySet = self.queryset  # type: ignore[assignment]
+        if queryset.snapshot_page is None:
+            yield from super().__iter__()
+        else:
+            yield from queryset.page_from_statement()
 
 
 class HistoryDescriptor:
