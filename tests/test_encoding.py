@@ -186,7 +186,25 @@ def test_configured_encoder_is_used() -> None:
     assert stored_value("price") == 2.5
 
 
-@pytest.mark.parametrize("value", ["", 'ünïcode ✓ "quoted" \\ \n\t\x00 \U0001f600', 0, -7, 2**100, True, False])
+@pytest.mark.parametrize(
+    "value",
+    [
+        "",
+        'ünïcode ✓ "quoted" \\ \n\t\x00 \U0001f600',
+        0,
+        -7,
+        2**100,
+        True,
+        False,
+        Decimal("9.99"),
+        Decimal("-1E+2"),
+        Decimal("NaN"),
+        datetime.datetime(2024, 2, 29, 23, 59, 58, 123456, tzinfo=datetime.timezone(datetime.timedelta(hours=-7))),
+        datetime.datetime(2024, 1, 1),
+        datetime.date(2024, 2, 29),
+        datetime.time(7, 5, 3, 1),
+    ],
+)
 def test_values_written_without_the_encoder_are_written_as_it_writes_them(value: Any) -> None:
     assert PLAIN_JSON[type(value)](value) == RevyJSONEncoder().encode(value)
 

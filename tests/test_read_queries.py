@@ -207,7 +207,7 @@ def test_pages_with_snapshots_give_each_object_its_states_and_chain_as_django_qu
         everything = [(d.pk, d.snapshot.count) for d in record.history.with_snapshot()]
         assert [count for _, count in everything] == list(range(changes, -1, -1))
         for low, high in ((0, 2), (1, 3), (2, None)):
-            count, page = queries_of(lambda: list(record.history.with_snapshot()[low:high]))
+            count, page = queries_of(lambda r=record, a=low, b=high: list(r.history.with_snapshot()[a:b]))
             assert count == 1
             assert [(d.pk, d.snapshot.count) for d in page] == everything[low:high]
             assert all(isinstance(d.created_at, datetime.datetime) and d.revision_id for d in page)

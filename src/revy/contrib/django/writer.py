@@ -9,6 +9,8 @@ raises ``revy.EncodingError`` naming the field.
 
 from __future__ import annotations
 
+import datetime
+import decimal
 import json
 import re
 import sqlite3
@@ -486,6 +488,12 @@ PLAIN_JSON: dict[type, Callable[[Any], str]] = {
     str: json.encoder.encode_basestring_ascii,
     int: int.__repr__,
     bool: lambda value: "true" if value else "false",
+    # Stored as they are (values.storable) and written by the encoder as their text, which
+    # needs no escaping: the encoder's machinery was a tenth of a bulk_create()'s Python per row.
+    decimal.Decimal: lambda value: f'"{value}"',
+    datetime.datetime: lambda value: f'"{value.isoformat()}"',
+    datetime.date: lambda value: f'"{value.isoformat()}"',
+    datetime.time: lambda value: f'"{value.isoformat()}"',
 }
 
 
