@@ -9,7 +9,7 @@ import pytest
 from django.contrib.auth.models import User
 from django.contrib.contenttypes.models import ContentType
 from django.db import connection
-from django.test.utils import CaptureQueriesContext
+from django.test.utils import CaptureQueriesContext, override_settings
 
 from revy import Context
 from revy.contrib.django.models import AttributeDelta, ObjectDelta, ObjectSnapshot
@@ -216,3 +216,19 @@ def test_pages_with_snapshots_give_each_object_its_states_and_chain_as_django_qu
     assert [d.snapshot.title for d in page.select_related("revision")] == ["v5", "v4", "v3"]
     assert [d.snapshot.count for d in first.history.with_snapshot()[:5][1:3]] == [5, 4]
     assert first.history.with_snapshot()[2].snapshot.count == 4
+
+
+def test_records_give_each_delta_its_moment_as_django_loads_it():
+    record = changed_record(3)
+    loaded = [(d.created_at, str(d.created_at)) for d in record.history.all()]
+    assert [(r.created_at, str(r.created_at)) for r in record.history.records()] == loaded
+    assert [(r.created_at, str(r.created_at)) for r in record.history[1:3].records()] == loaded[1:3]
+
+
+@override_settings(USE_TZ=False, TIME_ZONE="America/Denver")
+def test_records_give_each_delta_its_moment_as_django_loads_it_without_time_zones():
+    record = changed_record(2)
+    loaded = [d.created_at for d in record.history.all()]
+    assert all(moment.tzinfo is None for moment in loaded)
+    assert [r.created_at for r in record.history.records()] == loaded
+    assert [r.created_at for r in Record.history.records()] == loaded

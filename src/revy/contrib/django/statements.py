@@ -99,10 +99,10 @@ def compiled(key: Hashable, build: Callable[[], models.QuerySet]) -> Statement:
     return statement
 
 
-def _forget(setting: str, **kwargs: Any) -> None:
-    # Settings name the delta models and the databases the statements were compiled for.
-    if setting.startswith("REVY_") or setting == "DATABASES":
-        _compiled.clear()
+def _forget(**kwargs: Any) -> None:
+    # Settings decide the SQL and the converters (the delta models, the databases, USE_TZ):
+    # override_settings() in tests, or anything else that changes settings at run time.
+    _compiled.clear()
 
 
 setting_changed.connect(_forget, dispatch_uid="revy.statements")
