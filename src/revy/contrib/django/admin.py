@@ -38,7 +38,6 @@ from django.utils.translation import gettext_lazy
 
 from revy.context import Context
 from revy.contrib.django import conf
-from revy.contrib.django.actions import SET as ACTION_SET
 from revy.contrib.django.actors import DeletedActor, actors_of, load_actors
 from revy.contrib.django.content_types import content_type_of, model_of
 from revy.contrib.django.history import restore
@@ -158,7 +157,7 @@ def read_versions(deltas: QuerySet[Any], empty: str = "-") -> list[Version]:
         (model_field(model, name), value)
         for record, model in typed
         for name, change in record.changes.items()
-        for value in (change.old, new_value(change))
+        for value in (change.old, change.new)
     )
     versions = []
     for record, model in typed:
@@ -172,7 +171,7 @@ def read_versions(deltas: QuerySet[Any], empty: str = "-") -> list[Version]:
                     name,
                     capfirst(f.verbose_name) if f is not None else name,  # type: ignore[arg-type]
                     display.show(f, change.old),
-                    display.show(f, new_value(change)),
+                    display.show(f, change.new),
                     actors[key],
                     key != (record.actor_content_type_id, record.actor_id),
                     change.description if change.description != record.description else "",
@@ -180,11 +179,6 @@ def read_versions(deltas: QuerySet[Any], empty: str = "-") -> list[Version]:
             )
         versions.append(version)
     return versions
-
-
-def new_value(change: Any) -> Any:
-    """A field's value after the delta: none once a delete unset it."""
-    return change.new if change.action == ACTION_SET else None
 
 
 def history_page(obj: models.Model, page_number: Any, per_page: int, empty: str = "-") -> tuple[Page, list[Version]]:

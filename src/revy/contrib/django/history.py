@@ -33,7 +33,7 @@ from revy.contrib.django.managers import ObjectDeltaQuerySet
 from revy.contrib.django.records import HistoryRecord, object_records
 from revy.contrib.django.snapshot import ObjectSnapshot, build_instance
 from revy.contrib.django.specs import spec_for
-from revy.contrib.django.statements import Slot, compiled
+from revy.contrib.django.statements import Slot, compiled, deltas_of_one_object, object_keys
 from revy.contrib.django.values import from_stored
 from revy.errors import RegistrationError, RevertConflict
 
@@ -47,9 +47,9 @@ class HistoryQuerySet(ObjectDeltaQuerySet):
         self.tracked_object: models.Model | None = None
         # On ``instance.history`` itself: the object's (content type id, content id). Its reads
         # then have no condition of the caller's and run statements compiled once.
-        self.whole_history: tuple[int, str] | None = None
+        self.whole_history: dict[str, Any] | None = None
         # On ``instance.history.with_snapshot()`` and the pages sliced from it, until chained further.
-        self.snapshot_page: tuple[int, str] | None = None
+        self.snapshot_page: dict[str, Any] | None = None
 
     def _clone(self) -> HistoryQuerySet:
         clone: HistoryQuerySet = super()._clone()  # type: ignore[misc]
@@ -83,17 +83,14 @@ class HistoryQuerySet(ObjectDeltaQuerySet):
         attnames = [f.attname for f in delta_model._meta.concrete_fields]
 
         def build() -> models.QuerySet:
-            deltas = delta_model._base_manager.db_manager(using).filter(
-                content_type_id=Slot("type_id", models.IntegerField()),
-                content_id=Slot("content_id", models.TextField()),
-            )
-            return deltas.annotate(snapshot=ObjectSnapshot(model)).values_list(*attnames, "snapshot")[low:high]
+            deltas = deltas_of_one_object(delta_model, using).annotate(snapshot=ObjectSnapshot(model))
+            return deltas.values_list(*attnames, "snapshot")[low:high]
 
         statement = compiled(("page", delta_model, spec_for(model), using, low, high), build)
-        type_id, content_id = self.snapshot_page  # type: ignore[misc]
         converters = [statement.converter(i, using) for i in range(len(attnames) + 1)]
+        assert self.snapshot_page is not None
         page = []
-        for row in statement.rows(using, type_id=type_id, content_id=content_id):
+        for row in statement.rows(using, **self.snapshot_page):
             values = [convert(value) for convert, value in zip(converters, row, strict=True)]
             delta = delta_model.from_db(using, attnames, values[:-1])
             delta.snapshot = values[-1]
@@ -103,7 +100,7 @@ class HistoryQuerySet(ObjectDeltaQuerySet):
     def records(self) -> list[HistoryRecord]:
         if self.whole_history is None:
             return super().records()
-        return object_records(self.model, self.db, *self.whole_history)
+        return object_records(self.model, self.db, self.whole_history)
 
     def as_of(self, when: datetime.datetime) -> Any:
         """The object as it was at ``when`` (None if it did not exist then).
@@ -127,16 +124,13 @@ class HistoryQuerySet(ObjectDeltaQuerySet):
         model, using = self._model, self.db
 
         def build() -> models.QuerySet:
-            deltas = self.model._base_manager.db_manager(using).filter(
-                content_type_id=Slot("type_id", models.IntegerField()),
-                content_id=Slot("content_id", models.TextField()),
-                created_at__lte=Slot("when", models.DateTimeField()),
-            )
+            moment = Slot("when", models.DateTimeField())
+            deltas = deltas_of_one_object(self.model, using).filter(created_at__lte=moment)
             return deltas.order_by("-pk").annotate(snapshot=ObjectSnapshot(model)).values_list("action", "snapshot")[:1]
 
         statement = compiled(("as_of", self.model, spec_for(model), using), build)
-        type_id, content_id = self.whole_history  # type: ignore[misc]
-        rows = statement.rows(using, type_id=type_id, content_id=content_id, when=when)
+        assert self.whole_history is not None
+        rows = statement.rows(using, **self.whole_history, when=when)
         if not rows:
             return None, None
         action, snapshot = rows[0]
@@ -229,7 +223,7 @@ class HistoryDescriptor:
             return queryset.for_model(owner)  # type: ignore[return-value]
         queryset.tracked_object = instance
         history: HistoryQuerySet = queryset.for_object(instance)  # type: ignore[assignment]
-        history.whole_history = (content_type_of(instance, history.db).pk, str(instance.pk))
+        history.whole_history = object_keys(content_type_of(instance, history.db).pk, str(instance.pk))
         return history
 
 

@@ -24,10 +24,10 @@ from django.db.models.functions import Cast, Extract
 from django.utils import timezone
 
 from revy.contrib.django import conf
-from revy.contrib.django.actions import CREATE, DELETE, UPDATE
+from revy.contrib.django.actions import CREATE, DELETE, SET, UPDATE
 from revy.contrib.django.content_types import model_of
 from revy.contrib.django.specs import spec_for
-from revy.contrib.django.statements import Slot, Statement, compiled
+from revy.contrib.django.statements import Statement, compiled, deltas_of_one_object
 from revy.contrib.django.values import from_stored
 
 ACTION_NAMES = {CREATE: "create", UPDATE: "update", DELETE: "delete"}
@@ -63,7 +63,7 @@ OLD_VALUE, NEW_VALUE = (len(DELTA_COLUMNS) + FIELD_NAMES.index(name) for name in
 
 @dataclass(slots=True)
 class FieldChange:
-    """One field of a delta: its value before and after (typed), SET or UNSET, and who set it, why."""
+    """One field of a delta: its value before and after (typed; None after an UNSET), SET or UNSET, who set it, why."""
 
     old: Any
     new: Any
@@ -112,23 +112,22 @@ def read_records(deltas: models.QuerySet) -> list[HistoryRecord]:
     return sorted(records, key=lambda record: position[record.pk])
 
 
-def object_records(delta_model: type[models.Model], using: str, type_id: int, content_id: str) -> list[HistoryRecord]:
-    """Every delta of one object as records, in the delta model's order, from a statement compiled once."""
+def object_records(delta_model: type[models.Model], using: str, keys: dict[str, Any]) -> list[HistoryRecord]:
+    """Every delta of one object (``object_keys()``) as records, in the delta model's order.
+
+    From a statement compiled once.
+    """
 
     def build() -> models.QuerySet:
-        deltas = delta_model._base_manager.db_manager(using).filter(
-            content_type_id=Slot("type_id", models.IntegerField()), content_id=Slot("content_id", models.TextField())
-        )
-        return _with_fields(deltas, delta_model._meta.ordering or ())
+        return _with_fields(deltas_of_one_object(delta_model, using), delta_model._meta.ordering or ())
 
-    statement = compiled(("records", delta_model, using), build)
-    return _fold(statement, {"type_id": type_id, "content_id": content_id}, using)
+    return _fold(compiled(("records", delta_model, using), build), keys, using)
 
 
 def _with_fields(deltas: models.QuerySet, ordering: Iterable[Any]) -> models.QuerySet:
     """The columns of the records, in the deltas' ``ordering`` and each delta's fields in the order written."""
     columns = list(COLUMNS)
-    if connections[deltas.db].vendor == "postgresql":
+    if _moment_in_microseconds(deltas.db):
         # psycopg's loader of timestamptz, as Django registers it for the connection's time zone,
         # costs about 3 µs a value: a quarter of a history read of 100 changes, where the moment
         # of each delta comes again on the row of each of its fields (benchmarks.profile_reads).
@@ -137,6 +136,11 @@ def _with_fields(deltas: models.QuerySet, ordering: Iterable[Any]) -> models.Que
         deltas = deltas.annotate(revy_created_us=Cast(epoch, models.BigIntegerField()))
         columns[CREATED_AT] = "revy_created_us"
     return deltas.values_list(*columns).order_by(*ordering, "attribute_deltas__pk")
+
+
+def _moment_in_microseconds(using: str) -> bool:
+    """Whether records select their moment as microseconds since the epoch (on PostgreSQL)."""
+    return connections[using].vendor == "postgresql"
 
 
 def _moment_of_microseconds(using: str) -> Callable[[int], datetime.datetime]:
@@ -155,9 +159,11 @@ EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.UTC)
 def _fold(statement: Statement, values: dict[str, Any], using: str) -> list[HistoryRecord]:
     # Converters are applied by hand: the moment once per delta, the values once each,
     # and nothing to the other columns (Django's loop visits every column of every row).
-    moment, old_value, new_value = (statement.converter(i, using) for i in (CREATED_AT, OLD_VALUE, NEW_VALUE))
-    if connections[using].vendor == "postgresql":
+    old_value, new_value = statement.converter(OLD_VALUE, using), statement.converter(NEW_VALUE, using)
+    if _moment_in_microseconds(using):
         moment = _moment_of_microseconds(using)
+    else:
+        moment = statement.converter(CREATED_AT, using)
     records: dict[int, HistoryRecord] = {}
     fields_of: dict[int, dict[str, models.Field]] = {}
     for row in statement.rows(using, **values):
@@ -184,7 +190,8 @@ def _fold(statement: Statement, values: dict[str, Any], using: str) -> list[Hist
         fields = fields_of.get(record.content_type_id)
         if fields is None:
             fields = fields_of[record.content_type_id] = _tracked_fields(record.content_type_id, using)
-        old, new = old_value(old), new_value(new)
+        # No value after a field's UNSET (a delete), as ``delta.changes`` gives it too.
+        old, new = old_value(old), new_value(new) if action == SET else None
         model_field = fields.get(name)
         if model_field is not None:
             old = None if old is None else from_stored(model_field, old)

@@ -84,6 +84,18 @@ def _unchanged(value: Any) -> Any:
     return value
 
 
+def deltas_of_one_object(delta_model: type[models.Model], using: str) -> models.QuerySet:
+    """The object deltas of one object, its keys the slots of ``object_keys()``."""
+    return delta_model._base_manager.db_manager(using).filter(
+        content_type_id=Slot("type_id", models.IntegerField()), content_id=Slot("content_id", models.TextField())
+    )
+
+
+def object_keys(type_id: int, content_id: str) -> dict[str, Any]:
+    """The values of the slots of ``deltas_of_one_object()`` for one object."""
+    return {"type_id": type_id, "content_id": content_id}
+
+
 _compiled: dict[Hashable, Statement] = {}
 
 

@@ -11,7 +11,6 @@ from django.db import DEFAULT_DB_ALIAS, models
 from django.utils import timezone
 
 from revy.contrib.django import conf
-from revy.contrib.django.actions import SET as ACTION_SET
 from revy.contrib.django.actors import DeletedActor, actors_of
 from revy.contrib.django.models import get_object_delta_model
 from revy.contrib.django.records import read_records, revision_descriptions
@@ -88,9 +87,8 @@ class Command(BaseCommand):
             for name, change in record.changes.items():
                 by = actors[(change.actor_content_type_id, change.actor_id)]
                 why = f": {change.description}" if change.description else about
-                new = change.new if change.action == ACTION_SET else None
                 field = fields.get(name)
-                rows.append((*cells, name, shown(field, change.old), shown(field, new), f"{name_of(by)}{why}"))
+                rows.append((*cells, name, shown(field, change.old), shown(field, change.new), f"{name_of(by)}{why}"))
                 cells = ("", "", "")
             if cells[0]:  # a delta without fields
                 rows.append((*cells, "", "", "", f"{name_of(actor)}{about}"))
