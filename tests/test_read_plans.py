@@ -133,8 +133,8 @@ def test_a_snapshot_at_an_offset_is_computed_for_the_row_returned_only(history):
         explained = cursor.fetchone()[0]
     plan = (json.loads(explained) if isinstance(explained, str) else explained)[0]["Plan"]
     subplans = [node for node in plan_nodes(plan) if node.get("Subplan Name", "").startswith("SubPlan")]
-    assert subplans  # a field's seek each
-    assert {node["Actual Loops"] for node in subplans} == {1}
+    assert subplans  # the fields' seeks, and the read of a CREATE's or DELETE's own (not run for an update)
+    assert max(node["Actual Loops"] for node in subplans) == 1
     assert deltas[0].snapshot.title == "take 14"
 
 

@@ -13,7 +13,7 @@ from django.test.utils import CaptureQueriesContext, override_settings
 
 from revy import Context
 from revy.contrib.django.models import AttributeDelta, ObjectDelta, ObjectSnapshot
-from tests.testapp.models import Author, Organization, Post, Record
+from tests.testapp.models import Article, Author, Label, Organization, Post, Record
 
 pytestmark = pytest.mark.django_db
 
@@ -216,6 +216,47 @@ def test_pages_with_snapshots_give_each_object_its_states_and_chain_as_django_qu
     assert [d.snapshot.title for d in page.select_related("revision")] == ["v5", "v4", "v3"]
     assert [d.snapshot.count for d in first.history.with_snapshot()[:5][1:3]] == [5, 4]
     assert first.history.with_snapshot()[2].snapshot.count == 4
+
+
+def state(instance) -> dict | None:
+    if instance is None:
+        return None
+    return {f.attname: getattr(instance, f.attname) for f in type(instance)._meta.concrete_fields}
+
+
+def test_pages_of_snapshots_equal_each_deltas_own_snapshot_through_deletes_memberships_and_every_field_type():
+    """A page folds each delta's changes onto its oldest snapshot: it must give what each delta's own gives."""
+    with Context():
+        record = Record.objects.create(title="a", data={"k": [1]}, blob=b"\x00x", day=datetime.date(2020, 1, 2))
+        record.organization = Organization.objects.create(name="o")
+        record.save()
+        record.data = None
+        record.moment = datetime.datetime(2021, 3, 4, 5, 6, 7, tzinfo=datetime.UTC)
+        record.save()
+        record.delete()
+    with Context():
+        Record.history.deleted().get().snapshot.save()  # undeleted: a CREATE after the DELETE
+        record = Record.objects.get()
+        record.title, record.price = "b", Decimal("2.5")
+        record.save()
+    with Context():
+        article = Article.objects.create(title="t")
+        article.labels.add(Label.objects.create(name="l"))  # a delta of memberships only
+        article.count = 3
+        article.save()
+    for obj, deltas in ((record, 6), (article, 3)):
+        history = list(obj.history.all())
+        own = {
+            d.pk: state(d.snapshot)
+            for d in ObjectDelta.objects.for_object(obj).annotate(snapshot=ObjectSnapshot(type(obj)))
+        }
+        assert len(own) == len(history) == deltas and all(own.values())
+        for low, high in ((0, deltas), (0, 2), (1, 4), (2, None), (4, 50), (6, 9), (0, 1)):
+            count, page = queries_of(lambda o=obj, a=low, b=high: list(o.history.with_snapshot()[a:b]))
+            assert count == 1
+            assert [d.pk for d in page] == [d.pk for d in history[low:high]]
+            assert [state(d.snapshot) for d in page] == [own[d.pk] for d in history[low:high]]
+    assert state(record.history.with_snapshot()[:1][0].snapshot) == state(Record.objects.get())
 
 
 def test_records_give_each_delta_its_moment_as_django_loads_it():

@@ -40,26 +40,45 @@ def full_record(**overrides):
         email="a@example.com",
         slug="a-slug",
         ip="2001:db8::1",
-        category=Category.objects.create(name="c"),
-        organization=Organization.objects.create(name=f"org-{uuid.uuid4()}"),
-        tag=Tag.objects.create(code="t1"),
     )
+    related = {
+        "category": lambda: Category.objects.create(name="c"),
+        "organization": lambda: Organization.objects.create(name=f"org-{uuid.uuid4()}"),
+        "tag": lambda: Tag.objects.create(code="t1"),
+    }
+    values.update({name: make() for name, make in related.items() if name not in overrides})
     values.update(overrides)
     return values
 
 
 def test_snapshot_types_every_field_as_loaded_from_the_database():
+    # A CREATE and a DELETE are read from their own attribute deltas, an update field by field: all three.
     with Context():
         record = Record.objects.create(**full_record())
-    loaded = Record.objects.get(pk=record.pk)
-    (snapshot,) = snapshots(Record)
-    assert isinstance(snapshot, Record)
-    for field in Record._meta.concrete_fields:
-        expected = getattr(loaded, field.attname)
-        actual = getattr(snapshot, field.attname)
-        assert type(actual) is type(expected), field.name
-        assert actual == expected, field.name
-    assert snapshot.moment.tzinfo is not None
+    states = [Record.objects.get(pk=record.pk)]
+    changed = full_record(
+        category=None,
+        organization=Organization.objects.create(name="other"),
+        title="changed", count=8, price=Decimal("-0.0001"), active=True, flag=None, day=datetime.date(1999, 12, 31),
+        moment=datetime.datetime(2030, 1, 1, tzinfo=datetime.UTC), clock=datetime.time(0, 0), data=[1, {"x": None}],
+        span=datetime.timedelta(seconds=3), token=uuid.uuid4(), blob=b"other", ip="10.0.0.1", tag=None,
+    )
+    with Context():
+        for name, value in changed.items():
+            setattr(record, name, value)
+        record.save()
+        states.append(Record.objects.get(pk=record.pk))
+        record.delete()
+    states.append(states[-1])
+    assert ObjectDelta.objects.for_model(Record).count() == 3
+    for snapshot, loaded in zip(snapshots(Record), states, strict=True):
+        assert isinstance(snapshot, Record)
+        for field in Record._meta.concrete_fields:
+            expected = getattr(loaded, field.attname)
+            actual = getattr(snapshot, field.attname)
+            assert type(actual) is type(expected), field.name
+            assert actual == expected, field.name
+        assert snapshot.moment.tzinfo is not None
 
 
 def test_snapshot_follows_each_delta_and_a_delete_gives_the_state_before_it():

@@ -2,11 +2,13 @@
 
 For every tracked field, a correlated subquery picks the newest attribute
 delta of that field up to the delta at hand (its ``new_value`` for a SET, its
-``old_value`` for an UNSET, so a delete gives the state just before it). The
-subqueries are concatenated into one JSON text column, which the output field
-turns into a model instance. A field with no attribute delta (added to the
-model later, or excluded from tracking) is left out of the text and takes its
-default; recorded fields the model no longer has are never asked for.
+``old_value`` for an UNSET, so a delete gives the state just before it). A
+CREATE or a DELETE holds every field tracked then, so its own attribute deltas
+are read instead (except on MySQL, see ``OwnChanges``). The values come as one
+JSON text column by field name, which the output field turns into a model
+instance. A field with no attribute delta (added to the model later, or
+excluded from tracking) takes its default; recorded fields the model no
+longer has are ignored.
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ from django.db.models.expressions import Col, Expression
 from django.db.models.query import ModelIterable
 
 from revy.contrib.django import conf
+from revy.contrib.django.actions import CREATE as ACTION_CREATE
+from revy.contrib.django.actions import DELETE as ACTION_DELETE
 from revy.contrib.django.actions import SET as ACTION_SET
 from revy.contrib.django.content_types import model_of
 from revy.contrib.django.specs import TRACKER_NAME, spec_for
@@ -58,13 +62,28 @@ def build_instance(model: type[models.Model], stored: dict[str, Any], using: str
     return instance
 
 
-class SnapshotField(models.Field):
-    """Output of ``ObjectSnapshot``: JSON text of {field index: stored value} → model instance."""
+def snapshot_of(model: type[models.Model], stored: Mapping[str, Any], using: str) -> models.Model | None:
+    """The instance of ``stored`` values by field name, or None when they hold no pk (no such object)."""
+    if model._meta.pk.name not in stored:
+        return None
+    return build_instance(model, dict(stored), using)
 
-    def __init__(self, model: type[models.Model], fields: tuple[models.Field, ...]):
+
+def stored_values(text: str | None) -> dict[str, Any]:
+    """The stored values by field name of the JSON text that ``ObjectSnapshot`` and ``OwnChanges`` select."""
+    if text is None:
+        return {}
+    values: dict[str, Any] = json.loads(text)
+    del values["_"]
+    return values
+
+
+class SnapshotField(models.Field):
+    """Output of ``ObjectSnapshot``: JSON text of {field name: stored value} → model instance."""
+
+    def __init__(self, model: type[models.Model]):
         super().__init__()
         self.snapshot_model = model
-        self.snapshot_fields = fields
 
     def get_internal_type(self) -> str:
         return "TextField"
@@ -72,11 +91,7 @@ class SnapshotField(models.Field):
     def from_db_value(self, value: Any, expression: Any, connection: Any) -> models.Model | None:
         if value is None:
             return None
-        positions: dict[str, Any] = json.loads(value)
-        stored = {self.snapshot_fields[int(i)].name: v for i, v in positions.items() if i != "_"}
-        if self.snapshot_model._meta.pk.name not in stored:
-            return None
-        return build_instance(self.snapshot_model, stored, connection.alias)
+        return snapshot_of(self.snapshot_model, stored_values(value), connection.alias)
 
 
 def _attribute_delta_model() -> type[models.Model]:
@@ -97,7 +112,7 @@ class ObjectSnapshot(Expression):
 
     def __init__(self, model: type[models.Model]):
         self.fields = tracked_fields(model)
-        super().__init__(output_field=SnapshotField(model, self.fields))
+        super().__init__(output_field=SnapshotField(model))
         self.model = model
         # The object deltas' alias in the query, once resolved: the columns read are theirs.
         self.alias: str | None = None
@@ -120,38 +135,39 @@ class ObjectSnapshot(Expression):
     def as_sql(  # type: ignore[override]
         self, compiler: Any, connection: Any, **extra_context: Any
     ) -> tuple[str, list[Any]]:
+        own, _, _ = _columns(compiler, self.alias)
+        fields_sql, fields_params = self.stored_sql(compiler, connection)
+        content_type = ContentType._meta
+        quote = connection.ops.quote_name
+        wanted_type = (
+            f"(SELECT {quote(content_type.pk.column)} FROM {quote(content_type.db_table)} "
+            f"WHERE {quote('app_label')} = %s AND {quote('model')} = %s)"
+        )
+        meta = self.model._meta.concrete_model._meta  # type: ignore[union-attr]
+        page, page_params = self._returned_rows(compiler, connection, own["pk"])
+        sql = f"CASE WHEN {own['content_type']} = {wanted_type}{page} THEN {fields_sql} END"
+        return sql, [meta.app_label, meta.model_name, *page_params, *fields_params]
+
+    def stored_sql(self, compiler: Any, connection: Any) -> tuple[str, list[Any]]:
+        """SQL of the fields' stored values at this delta as ``stored_values()`` text, the model's or not."""
         # Written out rather than built from one Subquery per field: compiling those
         # querysets cost ten times what the database takes to run them.
-        quote = connection.ops.quote_name
-        delta, alias = compiler.query.get_meta(), self.alias
-        assert alias is not None, "ObjectSnapshot is compiled once resolved in its query"
-        # The object delta's own columns, quoted as Django quotes its table's alias (it changed in 6.1).
-        own_type, own_id, own_pk = (
-            compiler.compile(Col(alias, field))[0]
-            for field in (delta.get_field("content_type"), delta.get_field("content_id"), delta.pk)
-        )
-        attribute = _attribute_delta_model()._meta
-        wanted = ("content_type", "content_id", "field_name", "object_delta", "action", "new_value", "old_value")
-        column = {f.name: quote(f.column) for f in attribute.concrete_fields if f.name in wanted}
+        own, column, attributes = _columns(compiler, self.alias)
         # The newest attribute delta of one field up to this delta: a seek on the attribute deltas'
         # (content_type, content_id, field_name, object_delta) index, whatever the history's length.
         newest = (
-            f"FROM {quote(attribute.db_table)} WHERE {column['content_type']} = {own_type} "
-            f"AND {column['content_id']} = {own_id} AND {column['field_name']} = {{name}} "
-            f"AND {column['object_delta']} <= {own_pk} ORDER BY {column['object_delta']} DESC LIMIT 1"
+            f"FROM {attributes} WHERE {column['content_type']} = {own['content_type']} "
+            f"AND {column['content_id']} = {own['content_id']} AND {column['field_name']} = {{name}} "
+            f"AND {column['object_delta']} <= {own['pk']} ORDER BY {column['object_delta']} DESC LIMIT 1"
         )
-        text = models.TextField().cast_db_type(connection)
-        stored = (
-            f"COALESCE(CAST(CASE WHEN {{row}}{column['action']} = %s THEN {{row}}{column['new_value']} "
-            f"ELSE {{row}}{column['old_value']} END AS {text}), 'null')"
-        )
+        stored = _stored_value(connection, column)
         if connection.vendor == "postgresql":
             # One correlated subquery for all fields, seeking once per field name: PostgreSQL
             # plans it in half the time of one subquery per field (benchmarks.profile_reads).
             fields_sql = (
-                f"(SELECT '{{\"_\":0' || COALESCE(string_agg(',\"' || (revy_field.i - 1) || '\":' || "
+                f"(SELECT '{{\"_\":0' || COALESCE(string_agg(',\"' || revy_field.name || '\":' || "
                 f"{stored.format(row='revy_newest.')}, ''), '') || '}}' "
-                "FROM unnest(%s::text[]) WITH ORDINALITY AS revy_field(name, i) CROSS JOIN LATERAL "
+                "FROM unnest(%s::text[]) AS revy_field(name) CROSS JOIN LATERAL "
                 f"(SELECT {column['action']}, {column['new_value']}, {column['old_value']} "
                 f"{newest.format(name='revy_field.name')}) revy_newest)"
             )
@@ -159,22 +175,20 @@ class ObjectSnapshot(Expression):
         else:
             pieces = ["'{\"_\":0'"]
             fields_params = []
-            for index, field in enumerate(self.fields):
+            for field in self.fields:
                 # A field without attribute delta gives NULL here and drops out of the object.
-                value = self._concat(connection, ["%s", stored.format(row="")])
+                value = _concat(connection, ["%s", stored.format(row="")])
                 pieces.append(f"COALESCE((SELECT {value} {newest.format(name='%s')}), '')")
-                fields_params.extend([f',"{index}":', ACTION_SET, field.name])
+                fields_params.extend([f',"{field.name}":', ACTION_SET, field.name])
             pieces.append("'}'")
-            fields_sql = self._concat(connection, pieces)
-        content_type = ContentType._meta
-        wanted_type = (
-            f"(SELECT {quote(content_type.pk.column)} FROM {quote(content_type.db_table)} "
-            f"WHERE {quote('app_label')} = %s AND {quote('model')} = %s)"
-        )
-        meta = self.model._meta.concrete_model._meta  # type: ignore[union-attr]
-        page, page_params = self._returned_rows(compiler, connection, own_pk)
-        sql = f"CASE WHEN {own_type} = {wanted_type}{page} THEN {fields_sql} END"
-        return sql, [meta.app_label, meta.model_name, *page_params, *fields_params]
+            fields_sql = _concat(connection, pieces)
+        if connection.vendor == "mysql":
+            return fields_sql, fields_params
+        # A CREATE or DELETE has an attribute delta for every field tracked then, which is the
+        # state: one seek on its object delta key, where the newest per field takes one per field.
+        own_sql, own_params = own_changes_sql(compiler, connection, self.alias)
+        sql = f"CASE WHEN {own['action']} IN (%s, %s) THEN {own_sql} ELSE {fields_sql} END"
+        return sql, [ACTION_CREATE, ACTION_DELETE, *own_params, *fields_params]
 
     @staticmethod
     def _returned_rows(compiler: Any, connection: Any, own_pk: str) -> tuple[str, list[Any]]:
@@ -196,11 +210,103 @@ class ObjectSnapshot(Expression):
         sql, params = page.get_compiler(connection=connection).as_sql()
         return f" AND {own_pk} IN (SELECT * FROM ({sql}) revy_page)", list(params)
 
-    @staticmethod
-    def _concat(connection: Any, pieces: list[str]) -> str:
-        if connection.vendor == "mysql":
-            return f"CONCAT({', '.join(pieces)})"
-        return "(" + " || ".join(pieces) + ")"
+class StoredState(ObjectSnapshot):
+    """The text ``ObjectSnapshot`` turns into an instance, for rows known to be deltas of ``model``."""
+
+    def __init__(self, model: type[models.Model]):
+        super().__init__(model)
+        self.output_field = models.TextField()
+
+    def as_sql(  # type: ignore[override]
+        self, compiler: Any, connection: Any, **extra_context: Any
+    ) -> tuple[str, list[Any]]:
+        return self.stored_sql(compiler, connection)
+
+
+class OwnChanges(Expression):
+    """The values an object delta's own attribute deltas give its fields, as ``stored_values()`` text.
+
+    For a SET the value set, for an UNSET the value it had; many-to-many
+    members come under their relation's name. One seek on the attribute
+    deltas' object delta key, however many fields the model has: a page of
+    one object's deltas folds these onto the snapshot of its oldest delta
+    instead of seeking every field for every delta. Not on MySQL, whose
+    ``GROUP_CONCAT`` cuts its text at ``group_concat_max_len``.
+    """
+
+    output_field = models.TextField()
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.alias: str | None = None
+
+    @property
+    def identity(self) -> tuple[Any, ...]:
+        return (type(self), self.alias)
+
+    def resolve_expression(self, query: Any = None, *args: Any, **kwargs: Any) -> OwnChanges:
+        clone = self.copy()
+        clone.alias = query.get_initial_alias()
+        return clone
+
+    def relabeled_clone(self, change_map: Mapping[str, str]) -> OwnChanges:
+        clone = self.copy()
+        clone.alias = change_map.get(self.alias, self.alias)  # type: ignore[arg-type]
+        return clone
+
+    def as_sql(  # type: ignore[override]
+        self, compiler: Any, connection: Any, **extra_context: Any
+    ) -> tuple[str, list[Any]]:
+        return own_changes_sql(compiler, connection, self.alias)
+
+
+def own_changes_sql(compiler: Any, connection: Any, alias: str | None) -> tuple[str, list[Any]]:
+    """SQL of the values the attribute deltas of the object delta at ``alias`` give, as ``stored_values()`` text."""
+    assert connection.vendor != "mysql", "GROUP_CONCAT would cut the values"
+    own, column, attributes = _columns(compiler, alias)
+    aggregate = "string_agg" if connection.vendor == "postgresql" else "group_concat"
+    value = f"',\"' || {column['field_name']} || '\":' || {_stored_value(connection, column).format(row='')}"
+    sql = (
+        f"(SELECT '{{\"_\":0' || COALESCE({aggregate}({value}, ''), '') || '}}' "
+        f"FROM {attributes} WHERE {column['object_delta']} = {own['pk']})"
+    )
+    return sql, [ACTION_SET]
+
+
+def _columns(compiler: Any, alias: str | None) -> tuple[dict[str, str], dict[str, str], str]:
+    """The object deltas' own columns at ``alias``, the attribute deltas' columns, and their table, quoted."""
+    assert alias is not None, "compiled once resolved in its query"
+    delta = compiler.query.get_meta()
+    # Quoted as Django quotes its table's alias (it changed in 6.1).
+    own = {
+        name: compiler.compile(Col(alias, field))[0]
+        for name, field in (
+            ("content_type", delta.get_field("content_type")),
+            ("content_id", delta.get_field("content_id")),
+            ("pk", delta.pk),
+            ("action", delta.get_field("action")),
+        )
+    }
+    quote = compiler.connection.ops.quote_name
+    attribute = _attribute_delta_model()._meta
+    wanted = ("content_type", "content_id", "field_name", "object_delta", "action", "new_value", "old_value")
+    column = {f.name: quote(f.column) for f in attribute.concrete_fields if f.name in wanted}
+    return own, column, quote(attribute.db_table)
+
+
+def _stored_value(connection: Any, column: dict[str, str]) -> str:
+    """SQL of an attribute delta's stored value as JSON text (the one set, or unset), ``{row}`` its table."""
+    text = models.TextField().cast_db_type(connection)
+    return (
+        f"COALESCE(CAST(CASE WHEN {{row}}{column['action']} = %s THEN {{row}}{column['new_value']} "
+        f"ELSE {{row}}{column['old_value']} END AS {text}), 'null')"
+    )
+
+
+def _concat(connection: Any, pieces: list[str]) -> str:
+    if connection.vendor == "mysql":
+        return f"CONCAT({', '.join(pieces)})"
+    return "(" + " || ".join(pieces) + ")"
 
 
 def _selects_by_snapshot(query: Any) -> bool:
