@@ -29,7 +29,7 @@ from revy.contrib.django.actions import CREATE as ACTION_CREATE
 from revy.contrib.django.actions import DELETE as ACTION_DELETE
 from revy.contrib.django.content_types import content_type_of, model_of
 from revy.contrib.django.m2m import members_at, restore_memberships, revert_memberships
-from revy.contrib.django.managers import ObjectDeltaQuerySet
+from revy.contrib.django.managers import AttributeDeltaQuerySet, ObjectDeltaQuerySet
 from revy.contrib.django.records import HistoryRecord, object_records
 from revy.contrib.django.snapshot import (
     ObjectSnapshot,
@@ -368,9 +368,8 @@ def _planned_writes(
         if action == ACTION_DELETE:
             change.deleted_by = pk
     for type_id, content_id, name, old_value in (
-        attribute_model._base_manager.using(using)
-        # Through the object delta: its revision and object delta keys are indexed.
-        .filter(object_delta__revision=revision)
+        AttributeDeltaQuerySet(attribute_model, using=using)
+        .of_revision(revision)
         .order_by("pk")
         .values_list("content_type_id", "content_id", "field_name", "old_value")
     ):

@@ -38,6 +38,7 @@ from revy.contrib.django.actions import SET as ACTION_SET
 from revy.contrib.django.actions import UNSET as ACTION_UNSET
 from revy.contrib.django.actions import UPDATE as ACTION_UPDATE
 from revy.contrib.django.content_types import content_type_of, model_of
+from revy.contrib.django.managers import AttributeDeltaQuerySet
 from revy.contrib.django.specs import spec_for
 from revy.contrib.django.writer import AttributeEntry, ObjectEntry
 from revy.errors import RevertConflict
@@ -289,9 +290,8 @@ def revert_memberships(revision: models.Model, using: str) -> None:
     _restore_members_of_deleted(revision, using)
     first_actions: dict[tuple[int, str, str], dict[Any, int]] = defaultdict(dict)
     rows = (
-        _attribute_delta_model()
-        ._base_manager.using(using)
-        .filter(object_delta__revision=revision)
+        AttributeDeltaQuerySet(_attribute_delta_model(), using=using)
+        .of_revision(revision)
         .order_by("pk")
         .values_list("content_type_id", "content_id", "field_name", "action", "old_value", "new_value")
     )

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
-from django.db import models
+from django.db import connections, models
+from django.db.models import F, Subquery
+from django.db.models.expressions import Expression
 
 from revy.contrib.django.actors import DeletedActor
 from revy.contrib.django.content_types import content_type_of
@@ -23,6 +26,27 @@ def actor_key(actor: models.Model | DeletedActor, using: str | None) -> tuple[in
             "or delta.actor_or_deleted gives for it."
         )
     return content_type_of(actor, using).pk, str(actor.pk)
+
+
+class AnyOfRows(Expression):
+    """PostgreSQL's ``column = ANY(ARRAY(subquery))``: the subquery runs once, the column is sought by index."""
+
+    output_field = models.BooleanField()
+
+    def __init__(self, column: Any, rows: Subquery):
+        super().__init__()
+        self.column, self.rows = column, rows
+
+    def get_source_expressions(self) -> list[Any]:
+        return [self.column, self.rows]
+
+    def set_source_expressions(self, expressions: Sequence[Any]) -> None:
+        self.column, self.rows = expressions
+
+    def as_sql(self, compiler: Any, connection: Any) -> tuple[str, list[Any]]:  # type: ignore[override]
+        column, column_params = compiler.compile(self.column)
+        rows, rows_params = compiler.compile(self.rows)
+        return f"{column} = ANY(ARRAY{rows})", [*column_params, *rows_params]
 
 
 class DeltaQuerySet(models.QuerySet):
@@ -99,6 +123,21 @@ class AttributeDeltaQuerySet(DeltaQuerySet):
     def for_field(self, name: str) -> AttributeDeltaQuerySet:
         """Only the deltas of the field ``name``."""
         return self.filter(field_name=name)
+
+    def of_revision(self, revision: models.Model) -> AttributeDeltaQuerySet:
+        """The attribute deltas of ``revision``, found through its object deltas, whose revision key is indexed.
+
+        Their own has no index: one fewer to write per row. On PostgreSQL the
+        object deltas' keys come as one array (``= ANY(ARRAY(...))``); as a
+        join, the planner hashes the whole attribute delta table once it holds
+        some ten thousand rows (3 ms at 20,000 rows, against 0.16 ms by the
+        index).
+        """
+        object_delta = self.model._meta.get_field("object_delta").related_model
+        if connections[self.db].vendor != "postgresql":
+            return self.filter(object_delta__revision_id=revision.pk)
+        keys = object_delta._base_manager.filter(revision_id=revision.pk).values("pk")
+        return self.filter(AnyOfRows(F("object_delta_id"), Subquery(keys)))
 
 
 class RevisionQuerySet(models.QuerySet):

@@ -98,9 +98,8 @@ class AbstractRevision(models.Model):
         deltas the revision has.
         """
         rows = (
-            get_attribute_delta_model()
-            .objects.using(self._state.db)
-            .filter(object_delta__revision_id=self.pk)  # indexed, unlike their own revision key
+            AttributeDeltaQuerySet(get_attribute_delta_model(), using=self._state.db)
+            .of_revision(self)
             .order_by()
             .values_list("actor_content_type_id", "actor_id", "actor_label")
             .distinct()
