@@ -9,7 +9,7 @@ from django.test.utils import CaptureQueriesContext, isolate_apps
 
 from revy import Context, RegistrationError, RevyTrackedModel
 from revy.contrib.django.models import AttributeDelta, ObjectDelta, ObjectSnapshot, Revision
-from tests.testapp.models import Author, Organization, Post, Record, Review, Secret
+from tests.testapp.models import Author, AuthorProxy, Organization, Post, Record, Restaurant, Review, Secret
 
 pytestmark = pytest.mark.django_db
 
@@ -100,6 +100,38 @@ def test_deleted_lists_objects_gone_now_with_a_restorable_snapshot():
         delta.snapshot.save()
     assert set(Author.objects.values_list("name", flat=True)) == {"gone", "back", "kept"}
     assert not Author.history.deleted().exists()
+
+
+def test_deleted_gives_each_objects_last_delete_when_among_the_deltas_asked_for():
+    with Context():
+        twice = Author.objects.create(name="first life")
+        once = Author.objects.create(name="once")
+        twice_pk, once_pk = twice.pk, once.pk
+        twice.delete()
+        once.delete()
+    between = ObjectDelta.objects.order_by("-pk").first().created_at
+    with Context():
+        Author.history.deleted().get(content_id=str(twice_pk)).snapshot.save()
+        again = Author.objects.get(pk=twice_pk)
+        again.name = "second life"
+        again.save()
+        again.delete()
+    last = {d.content_id: (d.snapshot.name, d.pk) for d in Author.history.deleted()}
+    assert {key: name for key, (name, _) in last.items()} == {str(twice_pk): "second life", str(once_pk): "once"}
+    second_delete = ObjectDelta.objects.for_object(Author(pk=twice_pk)).deletes().order_by("-pk").first()
+    assert last[str(twice_pk)][1] == second_delete.pk
+    # Before the second delete, the first is not the last one: only the object deleted once is listed.
+    assert [d.snapshot.name for d in Author.history.filter(created_at__lte=between).deleted()] == ["once"]
+
+
+def test_deleted_reads_the_rows_of_inherited_and_proxy_models():
+    with Context():
+        kept, gone = Restaurant.objects.create(name="kept"), Restaurant.objects.create(name="gone", serves_pizza=True)
+        gone.delete()
+        AuthorProxy.objects.create(name="proxied").delete()
+    assert [(d.snapshot.name, d.snapshot.serves_pizza) for d in Restaurant.history.deleted()] == [("gone", True)]
+    assert [d.snapshot.name for d in Author.history.deleted()] == ["proxied"]
+    assert kept.pk not in {int(d.content_id) for d in Restaurant.history.deleted()}
 
 
 def test_revert_to_updates_only_the_fields_that_differ_and_is_recorded():

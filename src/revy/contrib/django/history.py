@@ -19,7 +19,8 @@ from typing import Any
 from django.apps import apps
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import DEFAULT_DB_ALIAS, IntegrityError, connections, models, transaction
-from django.db.models import Case, Exists, Max, OuterRef, Subquery, When
+from django.db.models import Case, Max, Subquery, When
+from django.db.models.expressions import Col, Expression
 from django.db.models.functions import Cast, Coalesce
 from django.db.models.query import ModelIterable
 
@@ -182,7 +183,7 @@ class HistoryQuerySet(ObjectDeltaQuerySet):
         return deltas.filter(field_name=name).order_by("-pk")
 
     def deleted(self) -> HistoryQuerySet:
-        """The last DELETE delta of each object gone now, with its ``snapshot`` to restore it::
+        """Among these deltas, each object's last DELETE when the object is gone now, with a ``snapshot``::
 
             for delta in Book.history.deleted():
                 delta.snapshot.save()
@@ -193,15 +194,10 @@ class HistoryQuerySet(ObjectDeltaQuerySet):
         model = self._model
         pk = model._meta.pk
         deletes = self.filter(action=ACTION_DELETE)
-        newest = deletes.order_by().values("content_id").annotate(newest=Max("pk"))
         if isinstance(pk, models.IntegerField | models.CharField):
-            stored_id: Any = OuterRef("content_id")
-            key = stored_id if isinstance(pk, models.CharField) else Cast(stored_id, output_field=pk)
-            alive = model._base_manager.filter(pk=key)
-            return deletes.filter(~Exists(alive), pk__in=newest.values("newest")).with_snapshot()
-        by_pk = {
-            pk.to_python(content_id): delta_pk for delta_pk, content_id in newest.values_list("newest", "content_id")
-        }
+            return deletes.filter(LastDeleteOfAGoneObject(model)).with_snapshot()
+        last = dict(deletes.filter(LastDeleteOfAGoneObject(None)).values_list("content_id", "pk"))
+        by_pk = {pk.to_python(content_id): delta_pk for content_id, delta_pk in last.items()}
         alive_pks = model._base_manager.using(self.db).filter(pk__in=list(by_pk)).values_list("pk", flat=True)
         for alive_pk in alive_pks:
             by_pk.pop(alive_pk, None)
@@ -231,6 +227,62 @@ class HistoryQuerySet(ObjectDeltaQuerySet):
         """
         assert self.tracked_object is not None, "use instance.history"
         return members_at(self.tracked_object, name, delta=at, when=as_of)
+
+
+class LastDeleteOfAGoneObject(Expression):
+    """True for a DELETE delta that its object has no later DELETE after, and (given ``model``) whose row is gone.
+
+    Written out, as ``ObjectSnapshot`` is: built from ``Exists()`` and
+    ``Cast()`` querysets, the condition cost Django more to build and
+    compile than the database takes to run ``deleted()``. The later DELETE
+    is sought on the object deltas' (content type, content id, pk) index,
+    the row by its pk, the delta's ``content_id`` cast to the pk's type.
+    """
+
+    output_field = models.BooleanField()
+
+    def __init__(self, model: type[models.Model] | None):
+        super().__init__()
+        self.model = model
+        self.alias: str | None = None
+
+    @property
+    def identity(self) -> tuple[Any, ...]:
+        return (type(self), self.model, self.alias)
+
+    def resolve_expression(self, query: Any = None, *args: Any, **kwargs: Any) -> LastDeleteOfAGoneObject:
+        clone = self.copy()
+        clone.alias = query.get_initial_alias()
+        return clone
+
+    def relabeled_clone(self, change_map: Any) -> LastDeleteOfAGoneObject:
+        clone = self.copy()
+        clone.alias = change_map.get(self.alias, self.alias)
+        return clone
+
+    def as_sql(self, compiler: Any, connection: Any) -> tuple[str, list[Any]]:  # type: ignore[override]
+        assert self.alias is not None, "compiled once resolved in its query"
+        quote = connection.ops.quote_name
+        delta = compiler.query.get_meta()
+        own = {name: Col(self.alias, delta.get_field(name)) for name in ("content_type", "content_id", "id")}
+        own_sql = {name: compiler.compile(column)[0] for name, column in own.items()}
+        later = {name: quote(delta.get_field(name).column) for name in ("content_type", "content_id", "id", "action")}
+        sql = (
+            f"NOT EXISTS (SELECT 1 FROM {quote(delta.db_table)} revy_later "
+            f"WHERE revy_later.{later['content_type']} = {own_sql['content_type']} "
+            f"AND revy_later.{later['content_id']} = {own_sql['content_id']} "
+            f"AND revy_later.{later['id']} > {own_sql['id']} AND revy_later.{later['action']} = %s)"
+        )
+        params: list[Any] = [ACTION_DELETE]
+        if self.model is not None:
+            meta = self.model._meta
+            pk = meta.pk
+            assert pk is not None
+            stored = own["content_id"] if isinstance(pk, models.CharField) else Cast(own["content_id"], output_field=pk)
+            key, key_params = compiler.compile(stored)
+            sql += f" AND NOT EXISTS (SELECT 1 FROM {quote(meta.db_table)} WHERE {quote(pk.column)} = {key})"
+            params += key_params
+        return sql, params
 
 
 class SnapshotPage(ModelIterable):
