@@ -135,8 +135,8 @@ class ObjectSnapshot(Expression):
     def as_sql(  # type: ignore[override]
         self, compiler: Any, connection: Any, **extra_context: Any
     ) -> tuple[str, list[Any]]:
-        own, _, _ = _columns(compiler, self.alias)
-        fields_sql, fields_params = self.stored_sql(compiler, connection)
+        own = _own_columns(compiler, self.alias)
+        fields_sql, fields_params = self.stored_sql(compiler, connection, own)
         content_type = ContentType._meta
         quote = connection.ops.quote_name
         wanted_type = (
@@ -148,47 +148,18 @@ class ObjectSnapshot(Expression):
         sql = f"CASE WHEN {own['content_type']} = {wanted_type}{page} THEN {fields_sql} END"
         return sql, [meta.app_label, meta.model_name, *page_params, *fields_params]
 
-    def stored_sql(self, compiler: Any, connection: Any) -> tuple[str, list[Any]]:
+    def stored_sql(
+        self, compiler: Any, connection: Any, own: dict[str, str] | None = None
+    ) -> tuple[str, list[Any]]:
         """SQL of the fields' stored values at this delta as ``stored_values()`` text, the model's or not."""
-        # Written out rather than built from one Subquery per field: compiling those
-        # querysets cost ten times what the database takes to run them.
-        own, column, attributes = _columns(compiler, self.alias)
-        # The newest attribute delta of one field up to this delta: a seek on the attribute deltas'
-        # (content_type, content_id, field_name, object_delta) index, whatever the history's length.
-        newest = (
-            f"FROM {attributes} WHERE {column['content_type']} = {own['content_type']} "
-            f"AND {column['content_id']} = {own['content_id']} AND {column['field_name']} = {{name}} "
-            f"AND {column['object_delta']} <= {own['pk']} ORDER BY {column['object_delta']} DESC LIMIT 1"
-        )
-        stored = _stored_value(connection, column)
-        if connection.vendor == "postgresql":
-            # One correlated subquery for all fields, seeking once per field name: PostgreSQL
-            # plans it in half the time of one subquery per field (benchmarks.profile_reads).
-            fields_sql = (
-                f"(SELECT '{{\"_\":0' || COALESCE(string_agg(',\"' || revy_field.name || '\":' || "
-                f"{stored.format(row='revy_newest.')}, ''), '') || '}}' "
-                "FROM unnest(%s::text[]) AS revy_field(name) CROSS JOIN LATERAL "
-                f"(SELECT {column['action']}, {column['new_value']}, {column['old_value']} "
-                f"{newest.format(name='revy_field.name')}) revy_newest)"
-            )
-            fields_params: list[Any] = [ACTION_SET, [field.name for field in self.fields]]
-        else:
-            pieces = ["'{\"_\":0'"]
-            fields_params = []
-            for field in self.fields:
-                # A field without attribute delta gives NULL here and drops out of the object.
-                value = _concat(connection, ["%s", stored.format(row="")])
-                pieces.append(f"COALESCE((SELECT {value} {newest.format(name='%s')}), '')")
-                fields_params.extend([f',"{field.name}":', ACTION_SET, field.name])
-            pieces.append("'}'")
-            fields_sql = _concat(connection, pieces)
-        if connection.vendor == "mysql":
-            return fields_sql, fields_params
-        # A CREATE or DELETE has an attribute delta for every field tracked then, which is the
-        # state: one seek on its object delta key, where the newest per field takes one per field.
-        own_sql, own_params = own_changes_sql(compiler, connection, self.alias)
-        sql = f"CASE WHEN {own['action']} IN (%s, %s) THEN {own_sql} ELSE {fields_sql} END"
-        return sql, [ACTION_CREATE, ACTION_DELETE, *own_params, *fields_params]
+        own = own or _own_columns(compiler, self.alias)
+        names = tuple(field.name for field in self.fields)
+        key = (connection.vendor, _attribute_delta_model(), names, tuple(own.values()))
+        found = _stored_sql.get(key)
+        if found is None:
+            found = _stored_sql[key] = _fields_sql(connection, own, names)
+        sql, params = found
+        return sql, list(params)
 
     @staticmethod
     def _returned_rows(compiler: Any, connection: Any, own_pk: str) -> tuple[str, list[Any]]:
@@ -257,13 +228,60 @@ class OwnChanges(Expression):
     def as_sql(  # type: ignore[override]
         self, compiler: Any, connection: Any, **extra_context: Any
     ) -> tuple[str, list[Any]]:
-        return own_changes_sql(compiler, connection, self.alias)
+        return own_changes_sql(connection, _own_columns(compiler, self.alias))
 
 
-def own_changes_sql(compiler: Any, connection: Any, alias: str | None) -> tuple[str, list[Any]]:
-    """SQL of the values the attribute deltas of the object delta at ``alias`` give, as ``stored_values()`` text."""
+# The SQL of stored_sql() by database, attribute delta model, fields and the delta's columns: a
+# twentieth of the Python of a snapshot read by position was building this text again.
+_stored_sql: dict[tuple[Any, ...], tuple[str, list[Any]]] = {}
+
+
+def _fields_sql(connection: Any, own: dict[str, str], names: tuple[str, ...]) -> tuple[str, list[Any]]:
+    # Written out rather than built from one Subquery per field: compiling those
+    # querysets cost ten times what the database takes to run them.
+    column, attributes = _attribute_columns(connection)
+    # The newest attribute delta of one field up to this delta: a seek on the attribute deltas'
+    # (content_type, content_id, field_name, object_delta) index, whatever the history's length.
+    newest = (
+        f"FROM {attributes} WHERE {column['content_type']} = {own['content_type']} "
+        f"AND {column['content_id']} = {own['content_id']} AND {column['field_name']} = {{name}} "
+        f"AND {column['object_delta']} <= {own['pk']} ORDER BY {column['object_delta']} DESC LIMIT 1"
+    )
+    stored = _stored_value(connection, column)
+    if connection.vendor == "postgresql":
+        # One correlated subquery for all fields, seeking once per field name: PostgreSQL
+        # plans it in half the time of one subquery per field (benchmarks.profile_reads).
+        fields_sql = (
+            f"(SELECT '{{\"_\":0' || COALESCE(string_agg(',\"' || revy_field.name || '\":' || "
+            f"{stored.format(row='revy_newest.')}, ''), '') || '}}' "
+            "FROM unnest(%s::text[]) AS revy_field(name) CROSS JOIN LATERAL "
+            f"(SELECT {column['action']}, {column['new_value']}, {column['old_value']} "
+            f"{newest.format(name='revy_field.name')}) revy_newest)"
+        )
+        fields_params: list[Any] = [ACTION_SET, list(names)]
+    else:
+        pieces = ["'{\"_\":0'"]
+        fields_params = []
+        for name in names:
+            # A field without attribute delta gives NULL here and drops out of the object.
+            value = _concat(connection, ["%s", stored.format(row="")])
+            pieces.append(f"COALESCE((SELECT {value} {newest.format(name='%s')}), '')")
+            fields_params.extend([f',"{name}":', ACTION_SET, name])
+        pieces.append("'}'")
+        fields_sql = _concat(connection, pieces)
+    if connection.vendor == "mysql":
+        return fields_sql, fields_params
+    # A CREATE or DELETE has an attribute delta for every field tracked then, which is the
+    # state: one seek on its object delta key, where the newest per field takes one per field.
+    own_sql, own_params = own_changes_sql(connection, own)
+    sql = f"CASE WHEN {own['action']} IN (%s, %s) THEN {own_sql} ELSE {fields_sql} END"
+    return sql, [ACTION_CREATE, ACTION_DELETE, *own_params, *fields_params]
+
+
+def own_changes_sql(connection: Any, own: dict[str, str]) -> tuple[str, list[Any]]:
+    """SQL of the values the attribute deltas of the object delta ``own`` give, as ``stored_values()`` text."""
     assert connection.vendor != "mysql", "GROUP_CONCAT would cut the values"
-    own, column, attributes = _columns(compiler, alias)
+    column, attributes = _attribute_columns(connection)
     aggregate = "string_agg" if connection.vendor == "postgresql" else "group_concat"
     value = f"',\"' || {column['field_name']} || '\":' || {_stored_value(connection, column).format(row='')}"
     sql = (
@@ -273,12 +291,11 @@ def own_changes_sql(compiler: Any, connection: Any, alias: str | None) -> tuple[
     return sql, [ACTION_SET]
 
 
-def _columns(compiler: Any, alias: str | None) -> tuple[dict[str, str], dict[str, str], str]:
-    """The object deltas' own columns at ``alias``, the attribute deltas' columns, and their table, quoted."""
+def _own_columns(compiler: Any, alias: str | None) -> dict[str, str]:
+    """The object deltas' own columns at ``alias``, quoted as Django quotes its table's alias (it changed in 6.1)."""
     assert alias is not None, "compiled once resolved in its query"
     delta = compiler.query.get_meta()
-    # Quoted as Django quotes its table's alias (it changed in 6.1).
-    own = {
+    return {
         name: compiler.compile(Col(alias, field))[0]
         for name, field in (
             ("content_type", delta.get_field("content_type")),
@@ -287,11 +304,14 @@ def _columns(compiler: Any, alias: str | None) -> tuple[dict[str, str], dict[str
             ("action", delta.get_field("action")),
         )
     }
-    quote = compiler.connection.ops.quote_name
+
+
+def _attribute_columns(connection: Any) -> tuple[dict[str, str], str]:
+    """The attribute deltas' columns a snapshot reads, and their table, quoted."""
+    quote = connection.ops.quote_name
     attribute = _attribute_delta_model()._meta
     wanted = ("content_type", "content_id", "field_name", "object_delta", "action", "new_value", "old_value")
-    column = {f.name: quote(f.column) for f in attribute.concrete_fields if f.name in wanted}
-    return own, column, quote(attribute.db_table)
+    return {f.name: quote(f.column) for f in attribute.concrete_fields if f.name in wanted}, quote(attribute.db_table)
 
 
 def _stored_value(connection: Any, column: dict[str, str]) -> str:
