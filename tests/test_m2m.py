@@ -239,3 +239,46 @@ def test_undoing_a_deletion_gives_the_object_back_its_members(objects: dict[str,
     assert set(article.labels.all()) == {red, green}
     assert list(article.contributors.all()) == [ann]
     assert blue_pk not in set(article.labels.values_list("pk", flat=True))
+
+
+@pytest.mark.django_db
+def test_a_member_deleted_leaves_its_relations_then_and_joins_again_when_the_deletion_is_undone(
+    objects: dict[str, Any],
+) -> None:
+    article, (red, green, *_), ann = objects["article"], objects["labels"], objects["ann"]
+    with Context():
+        article.labels.add(red, green)
+        article.contributors.add(ann)
+    before = moment()
+    red_pk, ann_pk = red.pk, ann.pk
+    with Context.via_revision_description("red goes"):
+        red.delete()  # Django deletes its through rows without m2m_changed
+    with Context():
+        ann.delete()  # through an explicit through model too
+    after = moment()
+
+    assert article.history.members("labels") == {green.pk}
+    assert article.history.members("labels", as_of=before) == {red_pk, green.pk}
+    assert article.history.members("contributors", as_of=before) == {ann_pk}
+    assert article.history.members("contributors", as_of=after) == set()
+    red_delete = ObjectDelta.objects.for_model(Label).deletes().get(content_id=str(red_pk))
+    assert article.history.members("labels", at=red_delete) == {green.pk}
+
+    with Context():  # the undo is recorded
+        Revision.objects.get(description="red goes").revert()
+
+    assert set(article.labels.values_list("pk", flat=True)) == {red_pk, green.pk}
+    assert article.history.members("labels") == {red_pk, green.pk}  # joined again after its undelete
+    assert article.history.members("labels", as_of=after) == {green.pk}
+
+
+@pytest.mark.django_db
+def test_the_deleted_object_is_no_member_of_the_other_side_after_its_deletion(objects: dict[str, Any]) -> None:
+    article, (red, *_) = objects["article"], objects["labels"]
+    with Context():
+        article.labels.add(red)
+    before, article_pk = moment(), article.pk
+    with Context():
+        article.delete()
+    assert red.history.members("articles", as_of=before) == {article_pk}
+    assert red.history.members("articles") == set()

@@ -28,6 +28,7 @@ from typing import Any
 
 from django.apps import apps
 from django.db import IntegrityError, models
+from django.db.models import Max
 from django.db.models.fields.related import lazy_related_operation
 from django.db.models.signals import m2m_changed
 
@@ -219,7 +220,10 @@ def members_at(
     """The keys of the members ``obj``'s relation ``name`` had right after ``delta``, or at ``when``.
 
     With neither, the members recorded last. Only what was recorded counts:
-    members a relation had before tracking began are unknown.
+    members a relation had before tracking began are unknown. A member whose
+    deletion is recorded after it joined (and that has not joined again)
+    left then: deleting an object deletes its rows of the through tables
+    without a ``m2m_changed``, and its DELETE delta is the record of it.
     """
     side = side_named(type(obj), name)
     if side is None:
@@ -230,13 +234,41 @@ def members_at(
     if when is not None:
         rows = rows.filter(created_at__lte=when)
     to_python = side.other._meta.pk.to_python
-    members: set[Any] = set()
-    for action, old, new in rows.order_by("pk").values_list("action", "old_value", "new_value"):
+    joined: dict[Any, Any] = {}  # member -> the object delta it joined in
+    for delta_pk, action, old, new in rows.order_by("pk").values_list(
+        "object_delta_id", "action", "old_value", "new_value"
+    ):
         if action == ACTION_SET:
-            members.add(to_python(new))
+            joined[to_python(new)] = delta_pk
         else:
-            members.discard(to_python(old))
-    return members
+            joined.pop(to_python(old), None)
+    gone = _deleted_after(side.other, joined, obj._state.db, delta, when)
+    return {member for member in joined if member not in gone}
+
+
+def _deleted_after(
+    model: type[models.Model],
+    joined: dict[Any, Any],
+    using: str | None,
+    delta: models.Model | None,
+    when: datetime.datetime | None,
+) -> set[Any]:
+    """The members of ``joined`` whose newest DELETE, up to ``delta`` or ``when``, came after they joined."""
+    if not joined or spec_for(model) is None:
+        return set()
+    deletes = (
+        apps.get_model(conf.object_delta_model_label())
+        ._base_manager.using(using)
+        .filter(content_type_id=content_type_of(model, using).pk, action=ACTION_DELETE)
+        .filter(content_id__in=[str(member) for member in joined])
+    )
+    if delta is not None:
+        deletes = deletes.filter(pk__lte=delta.pk)
+    if when is not None:
+        deletes = deletes.filter(created_at__lte=when)
+    newest = deletes.order_by().values_list("content_id").annotate(newest=Max("pk"))
+    by_key = {str(member): member for member in joined}
+    return {by_key[key] for key, deleted in newest if deleted > joined[by_key[key]]}
 
 
 # Putting back
