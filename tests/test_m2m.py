@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import math
 import time
 from typing import Any
@@ -282,3 +283,28 @@ def test_the_deleted_object_is_no_member_of_the_other_side_after_its_deletion(ob
         article.delete()
     assert red.history.members("articles", as_of=before) == {article_pk}
     assert red.history.members("articles") == set()
+
+
+@pytest.mark.django_db
+def test_the_baseline_records_the_members_each_row_has_on_each_tracked_side() -> None:
+    from django.core.management import call_command
+
+    # Outside every context: nothing is recorded.
+    red, green = Label.objects.create(name="red"), Label.objects.create(name="green")
+    article, bare = Article.objects.create(title="old"), Article.objects.create(title="no labels")
+    ann = Author.objects.create(name="ann")
+    article.labels.add(red, green)
+    Contribution.objects.create(article=article, author=ann, role="editor")
+    assert not ObjectDelta.objects.exists()
+    with CaptureQueriesContext(connection) as captured:
+        call_command("revy_baseline", "testapp.Article", "testapp.Label", "testapp.Author", stdout=io.StringIO())
+    assert article.history.members("labels") == {red.pk, green.pk}
+    assert article.history.members("contributors") == {ann.pk}
+    assert bare.history.members("labels") == set()
+    assert red.history.members("articles") == {article.pk}
+    assert ann.history.members("contributed_articles") == {article.pk}
+    assert article.history.get().action == ObjectDelta.ACTION_CREATE
+    assert article.history.with_snapshot()[0].snapshot.title == "old"  # its members do not disturb its fields
+    # One read of each side's through rows per chunk, whatever the number of rows and members.
+    through_reads = [q for q in captured.captured_queries if Contribution._meta.db_table in q["sql"]]
+    assert len(through_reads) == 2  # the articles' contributors, ann's contributed articles

@@ -198,6 +198,26 @@ def membership_entries(field: models.ManyToManyField, pairs: list[tuple[Any, Any
     return entries
 
 
+def members_now(model: type[models.Model], pks: list[Any], using: str) -> list[tuple[Side, dict[Any, list[Any]]]]:
+    """Each tracked side of ``model``'s relations, with the members each object of ``pks`` has now.
+
+    One query per side, whatever the number of objects.
+    """
+    concrete = model._meta.concrete_model
+    found = []
+    for through, field in list(_relations.items()):
+        for side in sides_of(field):
+            if side.model is not concrete:
+                continue
+            own, member = _through_columns(field, reverse=not side.forward)
+            by_object: dict[Any, list[Any]] = defaultdict(list)
+            rows = through._base_manager.using(using).filter(**{f"{own}__in": pks}).values_list(own, member)
+            for own_pk, member_pk in rows:
+                by_object[own_pk].append(member_pk)
+            found.append((side, by_object))
+    return found
+
+
 # Reading
 
 

@@ -13,6 +13,7 @@ from revy.contrib.django import writer
 from revy.contrib.django.actions import CREATE as ACTION_CREATE
 from revy.contrib.django.actions import SET as ACTION_SET
 from revy.contrib.django.content_types import content_type_of
+from revy.contrib.django.m2m import members_now
 from revy.contrib.django.models import get_object_delta_model
 from revy.contrib.django.specs import spec_for, tracked_models
 from revy.contrib.django.writer import AttributeEntry, ObjectEntry
@@ -23,7 +24,8 @@ DESCRIPTION = "revy baseline"
 class Command(BaseCommand):
     help = (
         "Record a CREATE-like baseline delta for every row of tracked models that has no delta "
-        "yet, so snapshots of its later deltas give a complete object. Safe to run again."
+        "yet, with its fields and the members of its recorded many-to-many relations, so snapshots "
+        "and members() of its later deltas are complete. Safe to run again."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -79,6 +81,13 @@ def record_baseline(model: type[models.Model], using: str, chunk_size: int) -> i
             for row in chunk
             if str(row.pk) not in recorded
         ]
+        # The members each row has now, as a membership that joined with the baseline.
+        for side, members in members_now(spec.model, [entry.pk for entry in entries], using) if entries else ():
+            for entry in entries:
+                entry.attributes += [
+                    AttributeEntry(side.name, ACTION_SET, None, DESCRIPTION, None, member)
+                    for member in sorted(members.get(entry.pk, ()), key=str)
+                ]
         with transaction.atomic(using=using):
             writer.write(using, entries)
         written += len(entries)
