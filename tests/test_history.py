@@ -102,11 +102,12 @@ def test_deleted_lists_objects_gone_now_with_a_restorable_snapshot():
     assert not Author.history.deleted().exists()
 
 
-def test_deleted_gives_each_objects_last_delete_when_among_the_deltas_asked_for():
+def test_deleted_gives_each_objects_newest_delete_among_the_deltas_asked_for():
     with Context():
         twice = Author.objects.create(name="first life")
         once = Author.objects.create(name="once")
         twice_pk, once_pk = twice.pk, once.pk
+    with Context.via_revision_description("first"):
         twice.delete()
         once.delete()
     between = ObjectDelta.objects.order_by("-pk").first().created_at
@@ -116,22 +117,37 @@ def test_deleted_gives_each_objects_last_delete_when_among_the_deltas_asked_for(
         again.name = "second life"
         again.save()
         again.delete()
-    last = {d.content_id: (d.snapshot.name, d.pk) for d in Author.history.deleted()}
-    assert {key: name for key, (name, _) in last.items()} == {str(twice_pk): "second life", str(once_pk): "once"}
-    second_delete = ObjectDelta.objects.for_object(Author(pk=twice_pk)).deletes().order_by("-pk").first()
-    assert last[str(twice_pk)][1] == second_delete.pk
-    # Before the second delete, the first is not the last one: only the object deleted once is listed.
-    assert [d.snapshot.name for d in Author.history.filter(created_at__lte=between).deleted()] == ["once"]
+
+    def names(deltas) -> dict[str, str]:
+        return {d.content_id: d.snapshot.name for d in deltas}
+
+    assert names(Author.history.deleted()) == {str(twice_pk): "second life", str(once_pk): "once"}
+    assert names(Author.history.all().deleted()) == names(Author.history.deleted())  # Django's subquery, same rows
+    # Filtered: the newest DELETE among the deltas selected, of each object still gone.
+    first = Revision.objects.get(description="first")
+    assert names(Author.history.filter(revision=first).deleted()) == {str(twice_pk): "first life", str(once_pk): "once"}
+    assert names(Author.history.filter(created_at__lte=between).deleted()) == names(
+        Author.history.filter(revision=first).deleted()
+    )
+    with Context():
+        Author.history.deleted().get(content_id=str(once_pk)).snapshot.save()
+    assert names(Author.history.filter(revision=first).deleted()) == {str(twice_pk): "first life"}  # once is back
 
 
 def test_deleted_reads_the_rows_of_inherited_and_proxy_models():
     with Context():
         kept, gone = Restaurant.objects.create(name="kept"), Restaurant.objects.create(name="gone", serves_pizza=True)
         gone.delete()
-        AuthorProxy.objects.create(name="proxied").delete()
+        proxied = AuthorProxy.objects.create(name="proxied")
+        AuthorProxy.objects.create(name="stays")
+        proxied.delete()
+    # A child's pk is its parent link: compared in Python (three queries); a proxy's is its model's, in SQL.
     assert [(d.snapshot.name, d.snapshot.serves_pizza) for d in Restaurant.history.deleted()] == [("gone", True)]
-    assert [d.snapshot.name for d in Author.history.deleted()] == ["proxied"]
     assert kept.pk not in {int(d.content_id) for d in Restaurant.history.deleted()}
+    assert [d.snapshot.name for d in AuthorProxy.history.deleted()] == ["proxied"]
+    assert [d.snapshot.name for d in AuthorProxy.history.filter(action=ObjectDelta.ACTION_DELETE).deleted()] == [
+        "proxied"
+    ]
 
 
 def test_revert_to_updates_only_the_fields_that_differ_and_is_recorded():
@@ -273,3 +289,14 @@ def test_history_and_actors_read_the_database_the_object_was_saved_to():
     assert Author.objects.using("other").get(pk=author.pk).history.count() == 1
     revision = Revision.objects.using("other").order_by("-pk").first()
     assert revision.actors() == [actor]
+
+
+def test_a_proxy_reads_its_history_as_instances_of_the_proxy():
+    with Context():
+        author = Author.objects.create(name="ann")
+    proxied = AuthorProxy.objects.get(pk=author.pk)
+    moment = author.history.first().created_at
+    assert type(author.history.as_of(moment)) is Author
+    assert type(proxied.history.as_of(moment)) is AuthorProxy  # not the instance class compiled first
+    assert type(proxied.history.with_snapshot()[:1][0].snapshot) is AuthorProxy
+    assert type(author.history.with_snapshot()[:1][0].snapshot) is Author

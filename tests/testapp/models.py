@@ -294,3 +294,14 @@ class Contribution(models.Model):
     article = models.ForeignKey(Article, models.CASCADE)
     author = models.ForeignKey(Author, models.CASCADE)
     role = models.CharField(max_length=20, default="writer")
+
+
+class Badge(RevyTrackedModel):
+    name = models.CharField(max_length=50)
+
+
+class Player(RevyTrackedModel):
+    """A relation recorded on one side only: its reverse accessor is hidden."""
+
+    name = models.CharField(max_length=50)
+    badges = models.ManyToManyField(Badge, related_name="+", blank=True)

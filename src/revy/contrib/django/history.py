@@ -19,7 +19,7 @@ from typing import Any
 from django.apps import apps
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import DEFAULT_DB_ALIAS, IntegrityError, connections, models, transaction
-from django.db.models import Case, Max, Subquery, When
+from django.db.models import Case, Exists, Max, OuterRef, Subquery, When
 from django.db.models.expressions import Col, Expression
 from django.db.models.functions import Cast, Coalesce
 from django.db.models.query import ModelIterable
@@ -58,6 +58,8 @@ class HistoryQuerySet(ObjectDeltaQuerySet):
         self.whole_history: dict[str, Any] | None = None
         # On ``instance.history.with_snapshot()`` and the pages sliced from it, until chained further.
         self.snapshot_page: dict[str, Any] | None = None
+        # On ``Book.history`` and ``book.history`` themselves: no filter of the caller's narrows them.
+        self.unfiltered = False
 
     def _clone(self) -> HistoryQuerySet:
         clone: HistoryQuerySet = super()._clone()  # type: ignore[misc]
@@ -94,8 +96,12 @@ class HistoryQuerySet(ObjectDeltaQuerySet):
         """
         model, using, delta_model = self._model, self.db, self.model
         low, high = self.query.low_mark, self.query.high_mark
+        if high is not None and high <= low:
+            return []  # as Django gives for qs[0:0] (a Paginator's first page of an empty history)
         attnames = [f.attname for f in delta_model._meta.concrete_fields]
-        folds = connections[using].vendor != "mysql"
+        # Folding takes the page newest first, as revy's delta models order it (a swapped one may not).
+        newest_first = list(delta_model._meta.ordering) in (["-pk"], [f"-{delta_model._meta.pk.name}"])
+        folds = newest_first and connections[using].vendor != "mysql"
 
         def build() -> models.QuerySet:
             deltas = deltas_of_one_object(delta_model, using)
@@ -109,7 +115,7 @@ class HistoryQuerySet(ObjectDeltaQuerySet):
             folded = deltas.annotate(changes=OwnChanges(), base=base)
             return folded.values_list(*attnames, "changes", "base")[low:high]
 
-        statement = compiled(("page", delta_model, spec_for(model), using, low, high), build)
+        statement = compiled(("page", delta_model, model, spec_for(model), using, low, high), build)
         columns = len(attnames)
         converters = [statement.converter(i, using) for i in range(columns)]
         assert self.snapshot_page is not None
@@ -163,7 +169,7 @@ class HistoryQuerySet(ObjectDeltaQuerySet):
             deltas = deltas_of_one_object(self.model, using).filter(created_at__lte=moment)
             return deltas.order_by("-pk").annotate(snapshot=ObjectSnapshot(model)).values_list("action", "snapshot")[:1]
 
-        statement = compiled(("as_of", self.model, spec_for(model), using), build)
+        statement = compiled(("as_of", self.model, model, spec_for(model), using), build)
         assert self.whole_history is not None
         rows = statement.rows(using, **self.whole_history, when=when)
         if not rows:
@@ -183,20 +189,32 @@ class HistoryQuerySet(ObjectDeltaQuerySet):
         return deltas.filter(field_name=name).order_by("-pk")
 
     def deleted(self) -> HistoryQuerySet:
-        """Among these deltas, each object's last DELETE when the object is gone now, with a ``snapshot``::
+        """The newest DELETE delta of each object among these deltas, when the object is gone now, with ``snapshot``::
 
             for delta in Book.history.deleted():
                 delta.snapshot.save()
 
-        One query when the model's pk is an integer or text (the database
-        compares it with the deltas' ``content_id``), three otherwise.
+        On a filtered history, "newest" is among the deltas it selects:
+        ``Book.history.by_actor(alice).deleted()`` gives the books alice
+        deleted last that are still gone. One query when the model's pk is an
+        integer or text (the database compares it with the deltas'
+        ``content_id``), three otherwise.
         """
         model = self._model
         pk = model._meta.pk
         deletes = self.filter(action=ACTION_DELETE)
+        if self.unfiltered:
+            # Any later DELETE of the object is among these deltas: a condition written out, which
+            # Django compiles in a fraction of the time of the subquery below.
+            newest = deletes.filter(NoLaterDelete())
+        else:
+            later = deletes.filter(
+                content_type_id=OuterRef("content_type_id"), content_id=OuterRef("content_id"), pk__gt=OuterRef("pk")
+            )
+            newest = deletes.filter(~Exists(later))
         if isinstance(pk, models.IntegerField | models.CharField):
-            return deletes.filter(LastDeleteOfAGoneObject(model)).with_snapshot()
-        last = dict(deletes.filter(LastDeleteOfAGoneObject(None)).values_list("content_id", "pk"))
+            return newest.filter(RowGone(model)).with_snapshot()
+        last = dict(newest.values_list("content_id", "pk"))
         by_pk = {pk.to_python(content_id): delta_pk for content_id, delta_pk in last.items()}
         alive_pks = model._base_manager.using(self.db).filter(pk__in=list(by_pk)).values_list("pk", flat=True)
         for alive_pk in alive_pks:
@@ -229,60 +247,77 @@ class HistoryQuerySet(ObjectDeltaQuerySet):
         return members_at(self.tracked_object, name, delta=at, when=as_of)
 
 
-class LastDeleteOfAGoneObject(Expression):
-    """True for a DELETE delta that its object has no later DELETE after, and (given ``model``) whose row is gone.
+class _OwnRowCondition(Expression):
+    """A condition on each object delta of its query, written out: Django compiles it in no time.
 
-    Written out, as ``ObjectSnapshot`` is: built from ``Exists()`` and
-    ``Cast()`` querysets, the condition cost Django more to build and
-    compile than the database takes to run ``deleted()``. The later DELETE
-    is sought on the object deltas' (content type, content id, pk) index,
-    the row by its pk, the delta's ``content_id`` cast to the pk's type.
+    Built from ``Exists()`` and ``Cast()`` querysets, ``deleted()``'s
+    conditions cost Django more to build and compile than the database took
+    to run the read.
     """
 
     output_field = models.BooleanField()
 
-    def __init__(self, model: type[models.Model] | None):
+    def __init__(self) -> None:
+        super().__init__()
+        self.alias: str | None = None
+
+    @property
+    def identity(self) -> tuple[Any, ...]:
+        return (type(self), self.alias)
+
+    def resolve_expression(self, query: Any = None, *args: Any, **kwargs: Any) -> _OwnRowCondition:
+        clone = self.copy()
+        clone.alias = query.get_initial_alias()
+        return clone
+
+    def relabeled_clone(self, change_map: Any) -> _OwnRowCondition:
+        clone = self.copy()
+        clone.alias = change_map.get(self.alias, self.alias)
+        return clone
+
+    def own(self, compiler: Any, name: str) -> Col:
+        assert self.alias is not None, "compiled once resolved in its query"
+        meta = compiler.query.get_meta()
+        return Col(self.alias, meta.pk if name == "pk" else meta.get_field(name))
+
+
+class NoLaterDelete(_OwnRowCondition):
+    """No DELETE of the same object after this delta: a seek on the (content type, content id, pk) index."""
+
+    def as_sql(self, compiler: Any, connection: Any) -> tuple[str, list[Any]]:  # type: ignore[override]
+        quote = connection.ops.quote_name
+        meta = compiler.query.get_meta()
+        own = {name: compiler.compile(self.own(compiler, name))[0] for name in ("content_type", "content_id", "pk")}
+        later = {name: quote(meta.get_field(name).column) for name in ("content_type", "content_id", "action")}
+        later["pk"] = quote(meta.pk.column)
+        sql = (
+            f"(NOT EXISTS (SELECT 1 FROM {quote(meta.db_table)} revy_later "
+            f"WHERE revy_later.{later['content_type']} = {own['content_type']} "
+            f"AND revy_later.{later['content_id']} = {own['content_id']} "
+            f"AND revy_later.{later['pk']} > {own['pk']} AND revy_later.{later['action']} = %s))"
+        )
+        return sql, [ACTION_DELETE]
+
+
+class RowGone(_OwnRowCondition):
+    """No row of ``model`` under this delta's ``content_id`` (cast to the pk's type): a seek on its pk."""
+
+    def __init__(self, model: type[models.Model]):
         super().__init__()
         self.model = model
-        self.alias: str | None = None
 
     @property
     def identity(self) -> tuple[Any, ...]:
         return (type(self), self.model, self.alias)
 
-    def resolve_expression(self, query: Any = None, *args: Any, **kwargs: Any) -> LastDeleteOfAGoneObject:
-        clone = self.copy()
-        clone.alias = query.get_initial_alias()
-        return clone
-
-    def relabeled_clone(self, change_map: Any) -> LastDeleteOfAGoneObject:
-        clone = self.copy()
-        clone.alias = change_map.get(self.alias, self.alias)
-        return clone
-
     def as_sql(self, compiler: Any, connection: Any) -> tuple[str, list[Any]]:  # type: ignore[override]
-        assert self.alias is not None, "compiled once resolved in its query"
         quote = connection.ops.quote_name
-        delta = compiler.query.get_meta()
-        own = {name: Col(self.alias, delta.get_field(name)) for name in ("content_type", "content_id", "id")}
-        own_sql = {name: compiler.compile(column)[0] for name, column in own.items()}
-        later = {name: quote(delta.get_field(name).column) for name in ("content_type", "content_id", "id", "action")}
-        sql = (
-            f"NOT EXISTS (SELECT 1 FROM {quote(delta.db_table)} revy_later "
-            f"WHERE revy_later.{later['content_type']} = {own_sql['content_type']} "
-            f"AND revy_later.{later['content_id']} = {own_sql['content_id']} "
-            f"AND revy_later.{later['id']} > {own_sql['id']} AND revy_later.{later['action']} = %s)"
-        )
-        params: list[Any] = [ACTION_DELETE]
-        if self.model is not None:
-            meta = self.model._meta
-            pk = meta.pk
-            assert pk is not None
-            stored = own["content_id"] if isinstance(pk, models.CharField) else Cast(own["content_id"], output_field=pk)
-            key, key_params = compiler.compile(stored)
-            sql += f" AND NOT EXISTS (SELECT 1 FROM {quote(meta.db_table)} WHERE {quote(pk.column)} = {key})"
-            params += key_params
-        return sql, params
+        meta = self.model._meta
+        pk = meta.pk
+        assert pk is not None
+        stored = self.own(compiler, "content_id")
+        key, params = compiler.compile(stored if isinstance(pk, models.CharField) else Cast(stored, output_field=pk))
+        return f"(NOT EXISTS (SELECT 1 FROM {quote(meta.db_table)} WHERE {quote(pk.column)} = {key}))", params
 
 
 class SnapshotPage(ModelIterable):
@@ -306,10 +341,12 @@ class HistoryDescriptor:
         queryset: HistoryQuerySet = HistoryQuerySet(model=delta_model, using=using)
         queryset.tracked_model = owner
         if instance is None:
-            return queryset.for_model(owner)  # type: ignore[return-value]
-        queryset.tracked_object = instance
-        history: HistoryQuerySet = queryset.for_object(instance)  # type: ignore[assignment]
-        history.whole_history = object_keys(content_type_of(instance, history.db).pk, str(instance.pk))
+            history: HistoryQuerySet = queryset.for_model(owner)  # type: ignore[assignment]
+        else:
+            queryset.tracked_object = instance
+            history = queryset.for_object(instance)  # type: ignore[assignment]
+            history.whole_history = object_keys(content_type_of(instance, history.db).pk, str(instance.pk))
+        history.unfiltered = True
         return history
 
 

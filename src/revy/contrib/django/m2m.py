@@ -45,6 +45,8 @@ from revy.contrib.django.writer import AttributeEntry, ObjectEntry
 from revy.errors import RevertConflict
 
 MEMBERS_ATTRIBUTE = "_revy_leaving_members"
+# Keys per query when reading what became of members: under every database's cap of parameters.
+MEMBERS_PER_QUERY = 900
 
 
 @dataclass(frozen=True)
@@ -235,7 +237,12 @@ def _membership_rows(obj: models.Model, name: str) -> Any:
 
 
 def members_at(
-    obj: models.Model, name: str, *, delta: models.Model | None = None, when: datetime.datetime | None = None
+    obj: models.Model,
+    name: str,
+    *,
+    delta: models.Model | None = None,
+    when: datetime.datetime | None = None,
+    undoing: models.Model | None = None,
 ) -> set[Any]:
     """The keys of the members ``obj``'s relation ``name`` had right after ``delta``, or at ``when``.
 
@@ -244,6 +251,8 @@ def members_at(
     deletion is recorded after it joined (and that has not joined again)
     left then: deleting an object deletes its rows of the through tables
     without a ``m2m_changed``, and its DELETE delta is the record of it.
+    Deletions in the revision ``undoing`` do not count: its undo puts those
+    members back first.
     """
     side = side_named(type(obj), name)
     if side is None:
@@ -262,7 +271,7 @@ def members_at(
             joined[to_python(new)] = delta_pk
         else:
             joined.pop(to_python(old), None)
-    gone = _deleted_after(side.other, joined, obj._state.db, delta, when)
+    gone = _deleted_after(side.other, joined, obj._state.db, delta, when, undoing)
     return {member for member in joined if member not in gone}
 
 
@@ -272,6 +281,7 @@ def _deleted_after(
     using: str | None,
     delta: models.Model | None,
     when: datetime.datetime | None,
+    undoing: models.Model | None,
 ) -> set[Any]:
     """The members of ``joined`` whose newest DELETE, up to ``delta`` or ``when``, came after they joined."""
     if not joined or spec_for(model) is None:
@@ -280,15 +290,22 @@ def _deleted_after(
         apps.get_model(conf.object_delta_model_label())
         ._base_manager.using(using)
         .filter(content_type_id=content_type_of(model, using).pk, action=ACTION_DELETE)
-        .filter(content_id__in=[str(member) for member in joined])
     )
     if delta is not None:
         deletes = deletes.filter(pk__lte=delta.pk)
     if when is not None:
         deletes = deletes.filter(created_at__lte=when)
-    newest = deletes.order_by().values_list("content_id").annotate(newest=Max("pk"))
+    if undoing is not None:
+        deletes = deletes.exclude(revision_id=undoing.pk)
     by_key = {str(member): member for member in joined}
-    return {by_key[key] for key, deleted in newest if deleted > joined[by_key[key]]}
+    keys = list(by_key)
+    gone = set()
+    for start in range(0, len(keys), MEMBERS_PER_QUERY):
+        chunk = deletes.filter(content_id__in=keys[start : start + MEMBERS_PER_QUERY])
+        for key, deleted in chunk.order_by().values_list("content_id").annotate(newest=Max("pk")):
+            if deleted > joined[by_key[key]]:
+                gone.add(by_key[key])
+    return gone
 
 
 # Putting back
@@ -326,7 +343,7 @@ def _restore_members_of_deleted(revision: models.Model, using: str) -> None:
         if obj is None:
             continue
         for side in sides:
-            members = members_at(obj, side.name, delta=delta_model(pk=delta_pk))
+            members = members_at(obj, side.name, delta=delta_model(pk=delta_pk), undoing=revision)
             alive = list(side.other._base_manager.using(using).filter(pk__in=members).values_list("pk", flat=True))
             if alive:
                 _write(obj, side.name, lambda manager, alive=alive: manager.add(*alive))
