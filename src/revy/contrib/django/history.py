@@ -19,7 +19,7 @@ from typing import Any
 from django.apps import apps
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import DEFAULT_DB_ALIAS, IntegrityError, connections, models, transaction
-from django.db.models import Case, Exists, Max, OuterRef, Subquery, When
+from django.db.models import Case, Max, Subquery, When
 from django.db.models.expressions import Col, Expression
 from django.db.models.functions import Cast, Coalesce
 from django.db.models.query import ModelIterable
@@ -58,8 +58,6 @@ class HistoryQuerySet(ObjectDeltaQuerySet):
         self.whole_history: dict[str, Any] | None = None
         # On ``instance.history.with_snapshot()`` and the pages sliced from it, until chained further.
         self.snapshot_page: dict[str, Any] | None = None
-        # On ``Book.history`` and ``book.history`` themselves: no filter of the caller's narrows them.
-        self.unfiltered = False
 
     def _clone(self) -> HistoryQuerySet:
         clone: HistoryQuerySet = super()._clone()  # type: ignore[misc]
@@ -189,29 +187,21 @@ class HistoryQuerySet(ObjectDeltaQuerySet):
         return deltas.filter(field_name=name).order_by("-pk")
 
     def deleted(self) -> HistoryQuerySet:
-        """The newest DELETE delta of each object among these deltas, when the object is gone now, with ``snapshot``::
+        """Each object's last DELETE delta, when it is among these deltas and the object is gone, with ``snapshot``::
 
             for delta in Book.history.deleted():
                 delta.snapshot.save()
 
-        On a filtered history, "newest" is among the deltas it selects:
-        ``Book.history.by_actor(alice).deleted()`` gives the books alice
-        deleted last that are still gone. One query when the model's pk is an
-        integer or text (the database compares it with the deltas'
-        ``content_id``), three otherwise.
+        The snapshot is the object's last state, whatever these deltas are:
+        ``Book.history.by_actor(alice).deleted()`` gives the books still gone
+        whose last deletion alice made (not one she deleted that was restored
+        and deleted again since). One query when the model's pk is an integer
+        or text (the database compares it with the deltas' ``content_id``),
+        three otherwise.
         """
         model = self._model
         pk = model._meta.pk
-        deletes = self.filter(action=ACTION_DELETE)
-        if self.unfiltered:
-            # Any later DELETE of the object is among these deltas: a condition written out, which
-            # Django compiles in a fraction of the time of the subquery below.
-            newest = deletes.filter(NoLaterDelete())
-        else:
-            later = deletes.filter(
-                content_type_id=OuterRef("content_type_id"), content_id=OuterRef("content_id"), pk__gt=OuterRef("pk")
-            )
-            newest = deletes.filter(~Exists(later))
+        newest = self.filter(action=ACTION_DELETE).filter(NoLaterDelete())
         if isinstance(pk, models.IntegerField | models.CharField):
             return newest.filter(RowGone(model)).with_snapshot()
         last = dict(newest.values_list("content_id", "pk"))
@@ -282,7 +272,7 @@ class _OwnRowCondition(Expression):
 
 
 class NoLaterDelete(_OwnRowCondition):
-    """No DELETE of the same object after this delta: a seek on the (content type, content id, pk) index."""
+    """No DELETE of the same object after this delta, anywhere: a seek on the (content type, content id, pk) index."""
 
     def as_sql(self, compiler: Any, connection: Any) -> tuple[str, list[Any]]:  # type: ignore[override]
         quote = connection.ops.quote_name
@@ -341,12 +331,10 @@ class HistoryDescriptor:
         queryset: HistoryQuerySet = HistoryQuerySet(model=delta_model, using=using)
         queryset.tracked_model = owner
         if instance is None:
-            history: HistoryQuerySet = queryset.for_model(owner)  # type: ignore[assignment]
-        else:
-            queryset.tracked_object = instance
-            history = queryset.for_object(instance)  # type: ignore[assignment]
-            history.whole_history = object_keys(content_type_of(instance, history.db).pk, str(instance.pk))
-        history.unfiltered = True
+            return queryset.for_model(owner)  # type: ignore[return-value]
+        queryset.tracked_object = instance
+        history: HistoryQuerySet = queryset.for_object(instance)  # type: ignore[assignment]
+        history.whole_history = object_keys(content_type_of(instance, history.db).pk, str(instance.pk))
         return history
 
 
