@@ -20,7 +20,6 @@ from django.apps import apps
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import DEFAULT_DB_ALIAS, IntegrityError, connections, models, transaction
 from django.db.models import Case, Max, Subquery, When
-from django.db.models.expressions import Col, Expression
 from django.db.models.functions import Cast, Coalesce
 from django.db.models.query import ModelIterable
 
@@ -29,6 +28,7 @@ from revy.contrib.django import conf
 from revy.contrib.django.actions import CREATE as ACTION_CREATE
 from revy.contrib.django.actions import DELETE as ACTION_DELETE
 from revy.contrib.django.content_types import content_type_of, model_of
+from revy.contrib.django.delta_rows import DeltaRowExpression
 from revy.contrib.django.m2m import members_at, restore_memberships, revert_memberships
 from revy.contrib.django.managers import AttributeDeltaQuerySet, ObjectDeltaQuerySet
 from revy.contrib.django.records import HistoryRecord, object_records
@@ -237,38 +237,10 @@ class HistoryQuerySet(ObjectDeltaQuerySet):
         return members_at(self.tracked_object, name, delta=at, when=as_of)
 
 
-class _OwnRowCondition(Expression):
-    """A condition on each object delta of its query, written out: Django compiles it in no time.
-
-    Built from ``Exists()`` and ``Cast()`` querysets, ``deleted()``'s
-    conditions cost Django more to build and compile than the database took
-    to run the read.
-    """
+class _OwnRowCondition(DeltaRowExpression):
+    """A condition on each object delta of its query, written out (see ``delta_rows``)."""
 
     output_field = models.BooleanField()
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.alias: str | None = None
-
-    @property
-    def identity(self) -> tuple[Any, ...]:
-        return (type(self), self.alias)
-
-    def resolve_expression(self, query: Any = None, *args: Any, **kwargs: Any) -> _OwnRowCondition:
-        clone = self.copy()
-        clone.alias = query.get_initial_alias()
-        return clone
-
-    def relabeled_clone(self, change_map: Any) -> _OwnRowCondition:
-        clone = self.copy()
-        clone.alias = change_map.get(self.alias, self.alias)
-        return clone
-
-    def own(self, compiler: Any, name: str) -> Col:
-        assert self.alias is not None, "compiled once resolved in its query"
-        meta = compiler.query.get_meta()
-        return Col(self.alias, meta.pk if name == "pk" else meta.get_field(name))
 
 
 class NoLaterDelete(_OwnRowCondition):
@@ -277,7 +249,7 @@ class NoLaterDelete(_OwnRowCondition):
     def as_sql(self, compiler: Any, connection: Any) -> tuple[str, list[Any]]:  # type: ignore[override]
         quote = connection.ops.quote_name
         meta = compiler.query.get_meta()
-        own = {name: compiler.compile(self.own(compiler, name))[0] for name in ("content_type", "content_id", "pk")}
+        own = self.columns_sql(compiler, "content_type", "content_id", "pk")
         later = {name: quote(meta.get_field(name).column) for name in ("content_type", "content_id", "action")}
         later["pk"] = quote(meta.pk.column)
         sql = (
@@ -296,16 +268,12 @@ class RowGone(_OwnRowCondition):
         super().__init__()
         self.model = model
 
-    @property
-    def identity(self) -> tuple[Any, ...]:
-        return (type(self), self.model, self.alias)
-
     def as_sql(self, compiler: Any, connection: Any) -> tuple[str, list[Any]]:  # type: ignore[override]
         quote = connection.ops.quote_name
         meta = self.model._meta
         pk = meta.pk
         assert pk is not None
-        stored = self.own(compiler, "content_id")
+        stored = self.column(compiler, "content_id")
         key, params = compiler.compile(stored if isinstance(pk, models.CharField) else Cast(stored, output_field=pk))
         return f"(NOT EXISTS (SELECT 1 FROM {quote(meta.db_table)} WHERE {quote(pk.column)} = {key}))", params
 

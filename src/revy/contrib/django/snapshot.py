@@ -20,7 +20,6 @@ from typing import Any
 from django.apps import apps
 from django.contrib.contenttypes.models import ContentType
 from django.db import models
-from django.db.models.expressions import Col, Expression
 from django.db.models.query import ModelIterable
 
 from revy.contrib.django import conf
@@ -28,6 +27,7 @@ from revy.contrib.django.actions import CREATE as ACTION_CREATE
 from revy.contrib.django.actions import DELETE as ACTION_DELETE
 from revy.contrib.django.actions import SET as ACTION_SET
 from revy.contrib.django.content_types import model_of
+from revy.contrib.django.delta_rows import DeltaRowExpression
 from revy.contrib.django.specs import TRACKER_NAME, spec_for
 from revy.contrib.django.values import from_stored
 
@@ -98,7 +98,7 @@ def _attribute_delta_model() -> type[models.Model]:
     return apps.get_model(conf.attribute_delta_model_label())
 
 
-class ObjectSnapshot(Expression):
+class ObjectSnapshot(DeltaRowExpression):
     """``annotate(snapshot=ObjectSnapshot(Book))`` on ObjectDelta querysets: the object at that delta.
 
     Each row's ``snapshot`` is a ``Book`` in the state after the delta (for a
@@ -114,28 +114,11 @@ class ObjectSnapshot(Expression):
         self.fields = tracked_fields(model)
         super().__init__(output_field=SnapshotField(model))
         self.model = model
-        # The object deltas' alias in the query, once resolved: the columns read are theirs.
-        self.alias: str | None = None
-
-    @property
-    def identity(self) -> tuple[Any, ...]:
-        # Django's own binds the constructor's signature at every comparison: a tenth of a query's build.
-        return (type(self), self.model, self.alias)
-
-    def resolve_expression(self, query: Any = None, *args: Any, **kwargs: Any) -> ObjectSnapshot:
-        clone = self.copy()
-        clone.alias = query.get_initial_alias()
-        return clone
-
-    def relabeled_clone(self, change_map: Mapping[str, str]) -> ObjectSnapshot:
-        clone = self.copy()
-        clone.alias = change_map.get(self.alias, self.alias)  # type: ignore[arg-type]
-        return clone
 
     def as_sql(  # type: ignore[override]
         self, compiler: Any, connection: Any, **extra_context: Any
     ) -> tuple[str, list[Any]]:
-        own = _own_columns(compiler, self.alias)
+        own = _own_columns(self, compiler)
         fields_sql, fields_params = self.stored_sql(compiler, connection, own)
         content_type = ContentType._meta
         quote = connection.ops.quote_name
@@ -143,7 +126,7 @@ class ObjectSnapshot(Expression):
             f"(SELECT {quote(content_type.pk.column)} FROM {quote(content_type.db_table)} "
             f"WHERE {quote('app_label')} = %s AND {quote('model')} = %s)"
         )
-        meta = self.model._meta.concrete_model._meta  # type: ignore[union-attr]
+        meta = self.model._meta.concrete_model._meta
         page, page_params = self._returned_rows(compiler, connection, own["pk"])
         sql = f"CASE WHEN {own['content_type']} = {wanted_type}{page} THEN {fields_sql} END"
         return sql, [meta.app_label, meta.model_name, *page_params, *fields_params]
@@ -152,7 +135,7 @@ class ObjectSnapshot(Expression):
         self, compiler: Any, connection: Any, own: dict[str, str] | None = None
     ) -> tuple[str, list[Any]]:
         """SQL of the fields' stored values at this delta as ``stored_values()`` text, the model's or not."""
-        own = own or _own_columns(compiler, self.alias)
+        own = own or _own_columns(self, compiler)
         names = tuple(field.name for field in self.fields)
         key = (connection.vendor, _attribute_delta_model(), names, tuple(own.values()))
         found = _stored_sql.get(key)
@@ -194,7 +177,7 @@ class StoredState(ObjectSnapshot):
         return self.stored_sql(compiler, connection)
 
 
-class OwnChanges(Expression):
+class OwnChanges(DeltaRowExpression):
     """The values an object delta's own attribute deltas give its fields, as ``stored_values()`` text.
 
     For a SET the value set, for an UNSET the value it had; many-to-many
@@ -207,28 +190,10 @@ class OwnChanges(Expression):
 
     output_field = models.TextField()
 
-    def __init__(self) -> None:
-        super().__init__()
-        self.alias: str | None = None
-
-    @property
-    def identity(self) -> tuple[Any, ...]:
-        return (type(self), self.alias)
-
-    def resolve_expression(self, query: Any = None, *args: Any, **kwargs: Any) -> OwnChanges:
-        clone = self.copy()
-        clone.alias = query.get_initial_alias()
-        return clone
-
-    def relabeled_clone(self, change_map: Mapping[str, str]) -> OwnChanges:
-        clone = self.copy()
-        clone.alias = change_map.get(self.alias, self.alias)  # type: ignore[arg-type]
-        return clone
-
     def as_sql(  # type: ignore[override]
         self, compiler: Any, connection: Any, **extra_context: Any
     ) -> tuple[str, list[Any]]:
-        return own_changes_sql(connection, _own_columns(compiler, self.alias))
+        return own_changes_sql(connection, _own_columns(self, compiler))
 
 
 # The SQL of stored_sql() by database, attribute delta model, fields and the delta's columns: a
@@ -291,19 +256,8 @@ def own_changes_sql(connection: Any, own: dict[str, str]) -> tuple[str, list[Any
     return sql, [ACTION_SET]
 
 
-def _own_columns(compiler: Any, alias: str | None) -> dict[str, str]:
-    """The object deltas' own columns at ``alias``, quoted as Django quotes its table's alias (it changed in 6.1)."""
-    assert alias is not None, "compiled once resolved in its query"
-    delta = compiler.query.get_meta()
-    return {
-        name: compiler.compile(Col(alias, field))[0]
-        for name, field in (
-            ("content_type", delta.get_field("content_type")),
-            ("content_id", delta.get_field("content_id")),
-            ("pk", delta.pk),
-            ("action", delta.get_field("action")),
-        )
-    }
+def _own_columns(expression: DeltaRowExpression, compiler: Any) -> dict[str, str]:
+    return expression.columns_sql(compiler, "content_type", "content_id", "pk", "action")
 
 
 def _attribute_columns(connection: Any) -> tuple[dict[str, str], str]:
