@@ -214,6 +214,27 @@ def test_delta_querysets_filter_by_object_model_actor_and_action():
     assert Revision.objects.by_actor(user).count() == 1
 
 
+def test_delta_filters_compose_as_filter_does():
+    with Context():
+        ann = Author.objects.create(name="ann")
+        bob = Author.objects.create(name="bob")
+        ann.name = "anne"
+        ann.save()
+    anns = ObjectDelta.objects.for_object(ann)
+    # In a subquery, after a join, negated, and refused on a slice, as filter()'s conditions are.
+    assert AttributeDelta.objects.filter(object_delta__in=anns.updates()).get().new_value == "anne"
+    assert Revision.objects.filter(object_deltas__in=anns.creates()).count() == 1
+    assert AttributeDelta.objects.filter(object_delta__in=anns).for_field("name").count() == 2
+    assert [d.content_id for d in ObjectDelta.objects.for_model(Author).exclude(pk__in=anns)] == [str(bob.pk)]
+    assert list(ObjectDelta.objects.for_model(Author).creates().values_list("content_id", flat=True)) == [
+        str(bob.pk),
+        str(ann.pk),
+    ]
+    assert anns.filter(content_id=str(bob.pk)).count() == 0
+    with pytest.raises(TypeError, match="slice"):
+        anns[:1].creates()
+
+
 def test_revision_actors_take_a_query_per_actor_model_whatever_the_deltas():
     user = User.objects.create(username="u")
     org = Organization.objects.create(name="o")

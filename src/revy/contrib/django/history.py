@@ -146,16 +146,16 @@ class HistoryQuerySet(ObjectDeltaQuerySet):
 
         On ``Book.history``, the list of every Book that existed at ``when``.
         """
+        if self.whole_history is not None:
+            action, snapshot = self._newest_up_to(when)
+            return None if action in (None, ACTION_DELETE) else snapshot
         before = self.filter(created_at__lte=when)
         if self.tracked_object is None:
             newest = before.order_by().values("content_id").annotate(newest=Max("pk")).values("newest")
             rows = self.filter(pk__in=newest).exclude(action=ACTION_DELETE).with_snapshot()
             return [row.snapshot for row in rows.order_by("pk")]
-        if self.whole_history is None:
-            annotated = before.order_by("-pk").annotate(snapshot=ObjectSnapshot(self._model))
-            action, snapshot = annotated.values_list("action", "snapshot").first() or (None, None)
-        else:
-            action, snapshot = self._newest_up_to(when)
+        annotated = before.order_by("-pk").annotate(snapshot=ObjectSnapshot(self._model))
+        action, snapshot = annotated.values_list("action", "snapshot").first() or (None, None)
         return None if action in (None, ACTION_DELETE) else snapshot
 
     def _newest_up_to(self, when: datetime.datetime) -> tuple[Any, Any]:
@@ -184,7 +184,7 @@ class HistoryQuerySet(ObjectDeltaQuerySet):
             deltas = deltas.for_object(self.tracked_object)
         if self.whole_history is None:
             deltas = deltas.filter(object_delta__in=self.order_by().values("pk"))
-        return deltas.filter(field_name=name).order_by("-pk")
+        return deltas._equal(field_name=name).order_by("-pk")
 
     def deleted(self) -> HistoryQuerySet:
         """Each object's last DELETE delta, when it is among these deltas and the object is gone, with ``snapshot``::
@@ -201,9 +201,10 @@ class HistoryQuerySet(ObjectDeltaQuerySet):
         """
         model = self._model
         pk = model._meta.pk
-        newest = self.filter(action=ACTION_DELETE).filter(NoLaterDelete())
+        deletes = self._equal(action=ACTION_DELETE)
         if isinstance(pk, models.IntegerField | models.CharField):
-            return newest.filter(RowGone(model)).with_snapshot()
+            return deletes.filter(NoLaterDelete(), RowGone(model)).with_snapshot()
+        newest = deletes.filter(NoLaterDelete())
         last = dict(newest.values_list("content_id", "pk"))
         by_pk = {pk.to_python(content_id): delta_pk for content_id, delta_pk in last.items()}
         alive_pks = model._base_manager.using(self.db).filter(pk__in=list(by_pk)).values_list("pk", flat=True)
