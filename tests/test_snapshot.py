@@ -171,6 +171,12 @@ def test_fields_without_attribute_delta_take_their_default_and_unknown_ones_are_
     with Context():
         record = Record.objects.create(title="t", count=5)
     delta = ObjectDelta.objects.for_object(record).get()
+    # As if count came to the model after the delta, and title left it: in the stored state...
+    ObjectDelta.objects.filter(pk=delta.pk).update(state={"id": record.pk, "gone": "t"})
+    (snapshot,) = snapshots(Record)
+    assert (snapshot.pk, snapshot.count, snapshot.title) == (record.pk, 0, "")
+    # ... and in the attribute deltas, read for a delta that stored no state.
+    ObjectDelta.objects.filter(pk=delta.pk).update(state=None)
     AttributeDelta.objects.filter(object_delta=delta, field_name="count").delete()
     AttributeDelta.objects.filter(object_delta=delta, field_name="title").update(field_name="gone")
     (snapshot,) = snapshots(Record)
@@ -246,12 +252,16 @@ def test_undelete_of_a_taken_unique_value_fails_cleanly():
     assert ObjectDelta.objects.count() == deltas_before
 
 
-def test_a_row_from_before_tracking_without_baseline_has_no_snapshot():
+def test_a_row_from_before_tracking_without_baseline_has_a_snapshot_once_a_save_wrote_every_field():
     author = Author.objects.create(name="untracked then")
+    with Context():
+        author.name = "renamed"
+        author.save(update_fields=["name"])
+    assert snapshots(Author) == [None]  # one field known: no whole object
     with Context():
         author.name = "tracked now"
         author.save()
-    assert snapshots(Author) == [None]
+    assert [s and (s.pk, s.name) for s in snapshots(Author)] == [None, (author.pk, "tracked now")]
 
 
 @pytest.mark.django_db

@@ -87,10 +87,11 @@ class HistoryQuerySet(ObjectDeltaQuerySet):
     def page_from_statement(self) -> list[models.Model]:
         """This page of the object's deltas with their snapshots, from a statement compiled once per bounds.
 
-        Except on MySQL, the statement gives the snapshot of the page's oldest
-        delta and each delta's own changes, and each newer snapshot is the one
-        before it with that delta's changes: a seek per delta and per field,
-        rather than one per delta and field.
+        Except on MySQL, the statement gives each delta's stored state, or
+        its own changes where it has none, and such a delta's snapshot is the
+        one before it with its changes. When the page's oldest delta has no
+        state, a second statement also gives that delta's snapshot: a seek
+        per field.
         """
         model, using, delta_model = self._model, self.db, self.model
         low, high = self.query.low_mark, self.query.high_mark
@@ -101,39 +102,53 @@ class HistoryQuerySet(ObjectDeltaQuerySet):
         newest_first = list(delta_model._meta.ordering) in (["-pk"], [f"-{delta_model._meta.pk.name}"])
         folds = newest_first and connections[using].vendor != "mysql"
 
-        def build() -> models.QuerySet:
+        def build(with_base: bool) -> models.QuerySet:
             deltas = deltas_of_one_object(delta_model, using)
             if not folds:
                 snapshots = deltas.annotate(snapshot=ObjectSnapshot(model))
                 return snapshots.values_list(*attnames, "snapshot")[low:high]
+            changes = Case(When(state__isnull=True, then=OwnChanges()))
+            if not with_base:
+                return deltas.annotate(changes=changes).values_list(*attnames, "changes")[low:high]
             # The oldest of the page: the one at its far end, or the object's first when the page ends the history.
             first = Subquery(deltas.order_by("pk").values("pk")[:1])
             oldest = first if high is None else Coalesce(Subquery(deltas.values("pk")[high - 1 : high]), first)
             base = Case(When(pk=oldest, then=StoredState(model)))
-            folded = deltas.annotate(changes=OwnChanges(), base=base)
+            folded = deltas.annotate(changes=changes, base=base)
             return folded.values_list(*attnames, "changes", "base")[low:high]
 
-        statement = compiled(("page", delta_model, model, spec_for(model), using, low, high), build)
-        columns = len(attnames)
-        converters = [statement.converter(i, using) for i in range(columns)]
+        def statement(with_base: bool) -> Any:
+            key = ("page", delta_model, model, spec_for(model), using, low, high, with_base)
+            return compiled(key, lambda: build(with_base))
+
         assert self.snapshot_page is not None
-        rows = statement.rows(using, **self.snapshot_page)
-        if folds:
-            state: dict[str, Any] = {}
-            snapshots = []
-            for row in reversed(rows):
-                base, changes = row[columns + 1], row[columns]
-                state = stored_values(base) if base is not None else {**state, **stored_values(changes)}
-                snapshots.append(snapshot_of(model, state, using))
-            snapshots.reverse()
-        else:
-            snapshots = [statement.converter(columns, using)(row[columns]) for row in rows]
+        page_statement = statement(with_base=False)
+        rows = page_statement.rows(using, **self.snapshot_page)
+        columns = len(attnames)
+        state_column = attnames.index("state")
+        if folds and rows and rows[-1][state_column] is None:
+            page_statement = statement(with_base=True)  # its snapshot is a seek per field
+            rows = page_statement.rows(using, **self.snapshot_page)
+        converters = [page_statement.converter(i, using) for i in range(columns)]
         page = []
-        for row, snapshot in zip(rows, snapshots, strict=True):
+        for row in rows:
             values = [convert(value) for convert, value in zip(converters, row[:columns], strict=True)]
-            delta = delta_model.from_db(using, attnames, values)
-            delta.snapshot = snapshot
-            page.append(delta)
+            page.append(delta_model.from_db(using, attnames, values))
+        if not folds:
+            convert_snapshot = page_statement.converter(columns, using)
+            for delta, row in zip(page, rows, strict=True):
+                delta.snapshot = convert_snapshot(row[columns])
+            return page
+        state: dict[str, Any] = {}
+        for delta, row in zip(reversed(page), reversed(rows), strict=True):
+            base = row[columns + 1] if len(row) > columns + 1 else None  # when the oldest has no state
+            if delta.state is not None:  # decoded with the delta
+                state = delta.state
+            elif base is not None:
+                state = stored_values(base)
+            else:
+                state = {**state, **stored_values(row[columns])}
+            delta.snapshot = snapshot_of(model, state, using)
         return page
 
     def records(self) -> list[HistoryRecord]:
@@ -162,17 +177,23 @@ class HistoryQuerySet(ObjectDeltaQuerySet):
         """The action and snapshot of the object's newest delta up to ``when``, from a statement compiled once."""
         model, using = self._model, self.db
 
-        def build() -> models.QuerySet:
+        def build(stored: bool) -> models.QuerySet:
             moment = Slot("when", models.DateTimeField())
-            deltas = deltas_of_one_object(self.model, using).filter(created_at__lte=moment)
-            return deltas.order_by("-pk").annotate(snapshot=ObjectSnapshot(model)).values_list("action", "snapshot")[:1]
+            deltas = deltas_of_one_object(self.model, using).filter(created_at__lte=moment).order_by("-pk")
+            if stored:
+                return deltas.values_list("action", "state")[:1]
+            return deltas.annotate(snapshot=ObjectSnapshot(model)).values_list("action", "snapshot")[:1]
 
-        statement = compiled(("as_of", self.model, model, spec_for(model), using), build)
         assert self.whole_history is not None
-        rows = statement.rows(using, **self.whole_history, when=when)
+        key = ("as_of", self.model, model, spec_for(model), using)
+        rows = compiled((*key, "stored"), lambda: build(stored=True)).rows(using, **self.whole_history, when=when)
         if not rows:
             return None, None
-        action, snapshot = rows[0]
+        action, state = rows[0]
+        if state is not None or action == ACTION_DELETE:
+            return action, snapshot_of(model, stored_values(state), using)
+        statement = compiled(key, lambda: build(stored=False))  # no state stored: a seek per field
+        action, snapshot = statement.rows(using, **self.whole_history, when=when)[0]
         return action, statement.converter(1, using)(snapshot)
 
     def field_history(self, name: str) -> Any:

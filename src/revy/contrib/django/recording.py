@@ -280,7 +280,7 @@ class SaveScope:
             self.begin()
             return execute(sql, params, many, context)
         changes = changes_of(self.instance, olds, change.inserts)
-        entry = save_entry(spec, self.instance, pending, changes, change.inserts)
+        entry = save_entry(spec, self.instance, pending, olds, changes, change.inserts)
         result, wrote = writer.write_with_change(
             self.using, entry, change, lambda sql, params: execute(sql, params, many, context), context["cursor"]
         )
@@ -384,7 +384,7 @@ def record_save(
     if stale:
         instance.refresh_from_db(using=using, fields=stale)
     changes = changes_of(instance, olds, inserted)
-    writer.write(using, [save_entry(spec, instance, pending, changes, inserted)])
+    writer.write(using, [save_entry(spec, instance, pending, olds, changes, inserted)])
     forget_attribution(instance, changes)
 
 
@@ -445,12 +445,13 @@ def save_entry(
     spec: TrackingSpec,
     instance: models.Model,
     pending: PendingSave,
+    olds: list[tuple[models.Field, Any]],
     changes: list[tuple[models.Field, Any, Any]],
     inserted: bool,
 ) -> ObjectEntry:
     actor = Context.get_actor()
     description = Context.get_attribute_delta_description()
-    return ObjectEntry(
+    entry = ObjectEntry(
         spec.model,
         instance.pk,
         ACTION_CREATE if inserted else ACTION_UPDATE,
@@ -461,6 +462,11 @@ def save_entry(
             for f, old, new in changes
         ],
     )
+    if not inserted and len(olds) == len(spec.fields):
+        # The save wrote every tracked field (no update_fields, none deferred): the row holds these now.
+        loaded = instance.__dict__
+        entry.state = {f.name: attname_value(f, loaded[f.attname]) for f, _ in olds}
+    return entry
 
 
 def forget_attribution(instance: models.Model, changes: list[tuple[models.Field, Any, Any]]) -> None:

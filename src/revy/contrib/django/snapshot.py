@@ -74,7 +74,7 @@ def stored_values(text: str | None) -> dict[str, Any]:
     if text is None:
         return {}
     values: dict[str, Any] = json.loads(text)
-    del values["_"]
+    values.pop("_", None)  # what the SQL of a snapshot begins its object with
     return values
 
 
@@ -234,13 +234,15 @@ def _fields_sql(connection: Any, own: dict[str, str], names: tuple[str, ...]) ->
             fields_params.extend([f',"{name}":', ACTION_SET, name])
         pieces.append("'}'")
         fields_sql = _concat(connection, pieces)
-    if connection.vendor == "mysql":
-        return fields_sql, fields_params
-    # A CREATE or DELETE has an attribute delta for every field tracked then, which is the
-    # state: one seek on its object delta key, where the newest per field takes one per field.
-    own_sql, own_params = own_changes_sql(connection, own)
-    sql = f"CASE WHEN {own['action']} IN (%s, %s) THEN {own_sql} ELSE {fields_sql} END"
-    return sql, [ACTION_CREATE, ACTION_DELETE, *own_params, *fields_params]
+    if connection.vendor != "mysql":
+        # A CREATE or DELETE has an attribute delta for every field tracked then, which is the
+        # state: one seek on its object delta key, where the newest per field takes one per field.
+        own_sql, own_params = own_changes_sql(connection, own)
+        fields_sql = f"CASE WHEN {own['action']} IN (%s, %s) THEN {own_sql} ELSE {fields_sql} END"
+        fields_params = [ACTION_CREATE, ACTION_DELETE, *own_params, *fields_params]
+    # The state its write stored, when it knew every field: then no attribute delta is read.
+    text = models.TextField().cast_db_type(connection)
+    return f"COALESCE(CAST({own['state']} AS {text}), {fields_sql})", fields_params
 
 
 def own_changes_sql(connection: Any, own: dict[str, str]) -> tuple[str, list[Any]]:
@@ -257,7 +259,7 @@ def own_changes_sql(connection: Any, own: dict[str, str]) -> tuple[str, list[Any
 
 
 def _own_columns(expression: DeltaRowExpression, compiler: Any) -> dict[str, str]:
-    return expression.columns_sql(compiler, "content_type", "content_id", "pk", "action")
+    return expression.columns_sql(compiler, "content_type", "content_id", "pk", "action", "state")
 
 
 def _attribute_columns(connection: Any) -> tuple[dict[str, str], str]:

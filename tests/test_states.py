@@ -1,0 +1,102 @@
+"""The whole state an object delta stores when its write knew every field, and the snapshots read from it."""
+
+import datetime
+from decimal import Decimal
+
+import pytest
+from django.db import connection
+from django.db.models import F
+from django.test.utils import CaptureQueriesContext
+
+from revy import Context
+from revy.contrib.django.models import ObjectDelta, ObjectSnapshot
+from tests.testapp.models import Article, Author, Label, Organization, Post, Record, Review
+
+pytestmark = pytest.mark.django_db
+
+
+def fields(instance):
+    return None if instance is None else {f.attname: getattr(instance, f.attname) for f in type(instance)._meta.fields}
+
+
+def snapshots_of(obj):
+    deltas = ObjectDelta.objects.for_object(obj).order_by("pk").annotate(snapshot=ObjectSnapshot(type(obj)))
+    return [(d.action, d.state is not None, fields(d.snapshot)) for d in deltas]
+
+
+def test_creates_deletes_and_saves_of_every_field_store_the_state_their_attribute_deltas_give():
+    with Context():
+        record = Record.objects.create(
+            title="a", price=Decimal("1.50"), day=datetime.date(2020, 1, 2), data={"id": None, "k": [1]}, blob=b"\x00"
+        )
+        record.organization = Organization.objects.create(name="o")
+        record.moment = datetime.datetime(2021, 3, 4, 5, 6, 7, tzinfo=datetime.UTC)
+        record.save()
+        record = Record.objects.get(pk=record.pk)  # every value as the database gives it back
+        record.title, record.data = "b", None
+        record.save()
+        author = Author.objects.create(name="ann")
+        Post.objects.create(author=author, title="p")
+        author.delete()  # and its post, by revy's CASCADE
+    for obj in (record, author, Post(pk=Post.history.get(action=ObjectDelta.ACTION_CREATE).content_id)):
+        stored = snapshots_of(obj)
+        assert all(has_state for _, has_state, _ in stored)
+        ObjectDelta.objects.for_object(obj).update(state=None)
+        assert snapshots_of(obj) == [(action, False, values) for action, _, values in stored]
+    assert snapshots_of(record)[-1][2] == fields(Record.objects.get())
+
+
+def test_writes_that_do_not_know_every_field_store_none_and_snapshots_fold_their_attribute_deltas():
+    with Context():
+        author = Author.objects.create(name="ann")
+        review = Review.objects.create(author=author, score=1)
+        review.score = 2
+        review.save(update_fields=["score"])
+        Review.objects.filter(pk=review.pk).update(score=F("score") + 1)
+        review = Review.objects.only("pk", "score").get(pk=review.pk)  # the other fields deferred
+        review.score = 4
+        review.save()
+        review.refresh_from_db()
+        review.score = 5
+        Review.objects.bulk_update([review], ["score"])
+        Author.objects.filter(pk=author.pk).delete()  # revy's SET_NULL: the review's author
+        article = Article.objects.create(title="t")
+        article.labels.add(Label.objects.create(name="l"))
+    assert [(action, has_state) for action, has_state, _ in snapshots_of(review)] == [
+        (ObjectDelta.ACTION_CREATE, True),
+        *[(ObjectDelta.ACTION_UPDATE, False)] * 5,
+    ]
+    assert [values["score"] for _, _, values in snapshots_of(review)] == [1, 2, 3, 4, 5, 5]
+    assert snapshots_of(review)[-1][2] == fields(Review.objects.get())
+    assert [has_state for _, has_state, _ in snapshots_of(article)] == [True, False]
+
+
+def test_a_page_reads_stored_states_in_one_query_and_the_oldest_snapshot_when_it_stored_none():
+    with Context():
+        record = Record.objects.create(title="v0")
+        for i in range(1, 6):
+            record.title = f"v{i}"
+            record.save(update_fields=["title"] if i == 3 else None)
+    history = list(record.history.all())
+    assert [d.state is None for d in history] == [False, False, True, False, False, False]
+    expected = [f"v{i}" for i in range(5, -1, -1)]
+    for low, high, queries in ((0, 2, 1), (0, 3, 2), (1, 4, 1), (3, None, 1), (2, 3, 2)):
+        with CaptureQueriesContext(connection) as captured:
+            page = list(record.history.with_snapshot()[low:high])
+        assert [d.snapshot.title for d in page] == expected[low:high]
+        assert len(captured) == (1 if connection.vendor == "mysql" else queries)
+
+
+def test_as_of_reads_the_stored_state_in_one_query_and_the_attribute_deltas_in_a_second_without():
+    with Context():
+        record = Record.objects.create(title="v0", count=1)
+        record.title = "v1"
+        record.save()
+        record.count = 2
+        record.save(update_fields=["count"])
+    stored, folded = list(record.history.all())[1:], list(record.history.all())[:1]
+    for delta, queries, values in ((stored[0], 1, ("v1", 1)), (folded[0], 2, ("v1", 2))):
+        with CaptureQueriesContext(connection) as captured:
+            found = record.history.as_of(delta.created_at)
+        assert (found.title, found.count) == values
+        assert len(captured) == queries
