@@ -100,3 +100,15 @@ def test_as_of_reads_the_stored_state_in_one_query_and_the_attribute_deltas_in_a
             found = record.history.as_of(delta.created_at)
         assert (found.title, found.count) == values
         assert len(captured) == queries
+
+
+def test_deleted_reads_each_deletes_state_or_else_its_own_attribute_deltas():
+    with Context():
+        record = Record.objects.create(title="a", price=Decimal("2.50"), data={"id": None}, blob=b"\x01")
+        record.title = "b"
+        record.save(update_fields=["title"])
+        record.delete()
+    stored = [fields(d.snapshot) for d in Record.history.deleted()]
+    assert [values["title"] for values in stored] == ["b"]
+    ObjectDelta.objects.update(state=None)  # as deltas recorded before states were
+    assert [fields(d.snapshot) for d in Record.history.deleted()] == stored
