@@ -253,9 +253,10 @@ def test_pages_of_snapshots_equal_each_deltas_own_snapshot_through_deletes_membe
         assert len(own) == len(history) == deltas and all(own.values())
         for low, high in ((0, deltas), (0, 2), (1, 4), (2, None), (4, 50), (6, 9), (0, 1)):
             count, page = queries_of(lambda o=obj, a=low, b=high: list(o.history.with_snapshot()[a:b]))
-            # A second query when the page's oldest delta stored no state (here the memberships' own).
+            # A second query when the page's oldest delta is an update that stored no state (here the memberships').
             oldest = history[low:high][-1:]
-            assert count == (2 if oldest and oldest[0].state is None and connection.vendor != "mysql" else 1)
+            seeks = oldest and oldest[0].state is None and oldest[0].action == ObjectDelta.ACTION_UPDATE
+            assert count == (2 if seeks and connection.vendor != "mysql" else 1)
             assert [d.pk for d in page] == [d.pk for d in history[low:high]]
             assert [state(d.snapshot) for d in page] == [own[d.pk] for d in history[low:high]]
     assert state(record.history.with_snapshot()[:1][0].snapshot) == state(Record.objects.get())

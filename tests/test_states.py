@@ -1,4 +1,4 @@
-"""The whole state an object delta stores when its write knew every field, and the snapshots read from it."""
+"""The whole state an update stores when it wrote every field, and the snapshots read from it."""
 
 import datetime
 from decimal import Decimal
@@ -24,7 +24,7 @@ def snapshots_of(obj):
     return [(d.action, d.state is not None, fields(d.snapshot)) for d in deltas]
 
 
-def test_creates_deletes_and_saves_of_every_field_store_the_state_their_attribute_deltas_give():
+def test_saves_of_every_field_store_the_state_their_attribute_deltas_give():
     with Context():
         record = Record.objects.create(
             title="a", price=Decimal("1.50"), day=datetime.date(2020, 1, 2), data={"id": None, "k": [1]}, blob=b"\x00"
@@ -40,7 +40,10 @@ def test_creates_deletes_and_saves_of_every_field_store_the_state_their_attribut
         author.delete()  # and its post, by revy's CASCADE
     for obj in (record, author, Post(pk=Post.history.get(action=ObjectDelta.ACTION_CREATE).content_id)):
         stored = snapshots_of(obj)
-        assert all(has_state for _, has_state, _ in stored)
+        # A create's and a delete's attribute deltas hold every field: they store no state.
+        assert [has_state for action, has_state, _ in stored] == [
+            action == ObjectDelta.ACTION_UPDATE for action, _, _ in stored
+        ]
         ObjectDelta.objects.for_object(obj).update(state=None)
         assert snapshots_of(obj) == [(action, False, values) for action, _, values in stored]
     assert snapshots_of(record)[-1][2] == fields(Record.objects.get())
@@ -63,22 +66,22 @@ def test_writes_that_do_not_know_every_field_store_none_and_snapshots_fold_their
         article = Article.objects.create(title="t")
         article.labels.add(Label.objects.create(name="l"))
     assert [(action, has_state) for action, has_state, _ in snapshots_of(review)] == [
-        (ObjectDelta.ACTION_CREATE, True),
+        (ObjectDelta.ACTION_CREATE, False),
         *[(ObjectDelta.ACTION_UPDATE, False)] * 5,
     ]
     assert [values["score"] for _, _, values in snapshots_of(review)] == [1, 2, 3, 4, 5, 5]
     assert snapshots_of(review)[-1][2] == fields(Review.objects.get())
-    assert [has_state for _, has_state, _ in snapshots_of(article)] == [True, False]
+    assert [has_state for _, has_state, _ in snapshots_of(article)] == [False, False]
 
 
-def test_a_page_reads_stored_states_in_one_query_and_the_oldest_snapshot_when_it_stored_none():
+def test_a_page_reads_stored_states_in_one_query_and_seeks_an_oldest_update_that_stored_none():
     with Context():
         record = Record.objects.create(title="v0")
         for i in range(1, 6):
             record.title = f"v{i}"
             record.save(update_fields=["title"] if i == 3 else None)
     history = list(record.history.all())
-    assert [d.state is None for d in history] == [False, False, True, False, False, False]
+    assert [d.state is None for d in history] == [False, False, True, False, False, True]  # the last: the create
     expected = [f"v{i}" for i in range(5, -1, -1)]
     for low, high, queries in ((0, 2, 1), (0, 3, 2), (1, 4, 1), (3, None, 1), (2, 3, 2)):
         with CaptureQueriesContext(connection) as captured:

@@ -19,7 +19,7 @@ from typing import Any
 from django.apps import apps
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import DEFAULT_DB_ALIAS, IntegrityError, connections, models, transaction
-from django.db.models import Case, Max, Subquery, When
+from django.db.models import Case, Max, Subquery, Value, When
 from django.db.models.functions import Cast, Coalesce
 from django.db.models.query import ModelIterable
 
@@ -89,10 +89,10 @@ class HistoryQuerySet(ObjectDeltaQuerySet):
         """This page of the object's deltas with their snapshots, from a statement compiled once per bounds.
 
         Except on MySQL, the statement gives each delta's stored state, or
-        its own changes where it has none, and such a delta's snapshot is the
-        one before it with its changes. When the page's oldest delta has no
-        state, a second statement also gives that delta's snapshot: a seek
-        per field.
+        its own changes where it has none: a create's or a delete's are every
+        field, any other update's snapshot is the one before it with its
+        changes. When the page's oldest delta is such an update, a second
+        statement also gives that delta's snapshot: a seek per field.
         """
         model, using, delta_model = self._model, self.db, self.model
         low, high = self.query.low_mark, self.query.high_mark
@@ -126,8 +126,8 @@ class HistoryQuerySet(ObjectDeltaQuerySet):
         page_statement = statement(with_base=False)
         rows = page_statement.rows(using, **self.snapshot_page)
         columns = len(attnames)
-        state_column = attnames.index("state")
-        if folds and rows and rows[-1][state_column] is None:
+        state_column, action_column = attnames.index("state"), attnames.index("action")
+        if folds and rows and not knows_state(rows[-1][state_column], rows[-1][action_column]):
             page_statement = statement(with_base=True)  # its snapshot is a seek per field
             rows = page_statement.rows(using, **self.snapshot_page)
         converters = [page_statement.converter(i, using) for i in range(columns)]
@@ -147,6 +147,8 @@ class HistoryQuerySet(ObjectDeltaQuerySet):
                 state = delta.state
             elif base is not None:
                 state = stored_values(base)
+            elif delta.action in WHOLE:
+                state = stored_values(row[columns])
             else:
                 state = {**state, **stored_values(row[columns])}
             delta.snapshot = snapshot_of(model, state, using)
@@ -181,18 +183,23 @@ class HistoryQuerySet(ObjectDeltaQuerySet):
         def build(stored: bool) -> models.QuerySet:
             moment = Slot("when", models.DateTimeField())
             deltas = deltas_of_one_object(self.model, using).filter(created_at__lte=moment).order_by("-pk")
-            if stored:
-                return deltas.values_list("action", "state")[:1]
-            return deltas.annotate(snapshot=ObjectSnapshot(model)).values_list("action", "snapshot")[:1]
+            if not stored:
+                return deltas.annotate(snapshot=ObjectSnapshot(model)).values_list("action", "snapshot")[:1]
+            changes: Any = Case(When(state__isnull=True, action=ACTION_CREATE, then=OwnChanges()))
+            if connections[using].vendor == "mysql":  # GROUP_CONCAT would cut a create's values
+                changes = Value(None, models.TextField())
+            return deltas.annotate(changes=changes).values_list("action", "state", "changes")[:1]
 
         assert self.whole_history is not None
         key = ("as_of", self.model, model, spec_for(model), using)
         rows = compiled((*key, "stored"), lambda: build(stored=True)).rows(using, **self.whole_history, when=when)
         if not rows:
             return None, None
-        action, state = rows[0]
-        if state is not None or action == ACTION_DELETE:
-            return action, snapshot_of(model, stored_values(state), using)
+        action, state, changes = rows[0]
+        if action == ACTION_DELETE:
+            return action, None
+        if state is not None or changes is not None:
+            return action, snapshot_of(model, stored_values(state if state is not None else changes), using)
         statement = compiled(key, lambda: build(stored=False))  # no state stored: a seek per field
         action, snapshot = statement.rows(using, **self.whole_history, when=when)[0]
         return action, statement.converter(1, using)(snapshot)
@@ -258,6 +265,15 @@ class HistoryQuerySet(ObjectDeltaQuerySet):
         """
         assert self.tracked_object is not None, "use instance.history"
         return members_at(self.tracked_object, name, delta=at, when=as_of)
+
+
+# Deltas whose own attribute deltas hold every field tracked then: a create's set them, a delete's unset them.
+WHOLE = (ACTION_CREATE, ACTION_DELETE)
+
+
+def knows_state(state: Any, action: int) -> bool:
+    """Whether a delta of a page gives its snapshot by itself: its stored state, or its own changes."""
+    return state is not None or action in WHOLE
 
 
 class _OwnRowCondition(DeltaRowExpression):

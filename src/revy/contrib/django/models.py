@@ -171,9 +171,9 @@ class AbstractObjectDelta(DeltaBase):
     revision = models.ForeignKey(
         conf.revision_model_label(), models.CASCADE, related_name="object_deltas", db_constraint=False
     )
-    # The object's tracked fields after this delta (for a delete, just before it), as the JSON text a
-    # snapshot reads, when the write knew every one: a create, a delete, a save of all fields. Null
-    # otherwise (update_fields, update(), many-to-many changes): snapshots then fold the attribute deltas.
+    # The object's tracked fields after an update that wrote every one (a save() without update_fields
+    # or deferred fields), by name. Null otherwise: a create's and a delete's attribute deltas hold every
+    # field, and snapshots of other updates (update_fields, update(), ...) fold the attribute deltas.
     # JSON as the attribute deltas' values are, so that the database normalizes both alike (jsonb).
     state = StoredJSONField(null=True, blank=True, editable=False)
 

@@ -25,7 +25,7 @@ from django.utils import timezone
 
 from revy.context import Context
 from revy.contrib.django import conf
-from revy.contrib.django.actions import SET, UPDATE
+from revy.contrib.django.actions import SET
 from revy.contrib.django.content_types import content_type_of
 from revy.contrib.django.values import RevyJSONEncoder, fields_by_name, storable
 from revy.errors import EncodingError, InvalidActor, MisconfiguredModel
@@ -79,9 +79,9 @@ class ObjectEntry:
     description: str
     attributes: list[AttributeEntry] = field(default_factory=list)
     # An update's tracked fields after it, by name, when the write knows them all (a save of every
-    # field); a create's and a delete's state is their attributes. None: the object delta gets none.
+    # field); None: the object delta stores none. A create's and a delete's are their attributes.
     state: dict[str, Any] | None = None
-    state_json: str | None = None  # the state as a snapshot reads it, set by encode_entries()
+    state_json: str | None = None  # the state as JSON text, set by encode_entries()
 
 
 def is_shared(values: tuple[Any, ...]) -> bool:
@@ -170,15 +170,12 @@ class TableWriter:
         defaults = tuple(f.get_db_prep_save(f.get_default(), connection) for f in self.extra)
         return [row + defaults for row in rows]
 
-    def select(
-        self, rows: list[tuple[Any, ...]], given: dict[int, str | tuple[str, list[Any]]], source: str = ""
-    ) -> tuple[str, list[Any]]:
+    def select(self, rows: list[tuple[Any, ...]], given: dict[int, str], source: str = "") -> tuple[str, list[Any]]:
         """A ``SELECT`` of ``rows`` for PostgreSQL, with a dozen parameters whatever their number.
 
         A column holding one value in every row is one parameter, any other
         column one array (``unnest``). The columns in ``given`` take that SQL
-        expression instead (with its parameters, if a pair), reading from the
-        table ``source`` (such as a CTE).
+        expression instead, reading from the table ``source`` (such as a CTE).
         """
         assert self.pg_types is not None
         scalars: list[Any] = []
@@ -187,11 +184,7 @@ class TableWriter:
         unnested: list[str] = []
         for i, values in enumerate(zip(*self._complete(rows), strict=True)):
             if i in given:
-                expression = given[i]
-                if isinstance(expression, tuple):
-                    expression, expression_params = expression
-                    scalars.extend(expression_params)
-                select.append(expression)
+                select.append(given[i])
             elif is_shared(values):
                 select.append(f"%s::{self.pg_types[i]}")
                 scalars.append(values[0])
@@ -429,7 +422,7 @@ def one_statement(
         params += change.params
         sources.append(CHANGE)
         outputs.append(f"{CHANGE}.*")
-    given: dict[int, str | tuple[str, list[Any]]] = {}
+    given: dict[int, str] = {}
     if rows.rev is None:
         sql, values = revision.select([rows.revision_row()], {}, ", ".join(sources))
         ctes.append(f"revy_r AS ({revision.into}{sql} RETURNING {revision.quoted_pk})")
@@ -439,13 +432,6 @@ def one_statement(
         given[OBJECT_DELTA_COLUMNS.index("revision_id")] = f"revy_r.{revision.quoted_pk}"
     if change is not None and change.pk:
         given[OBJECT_DELTA_COLUMNS.index("content_id")] = f"({CHANGE}.{change.pk})::text"
-        head = f'{{"{entry.model._meta.pk.name}":'
-        if entry.state_json is not None and entry.state_json.startswith(f"{head}null"):
-            # The state begins with the primary key, null until the INSERT returns it.
-            given[OBJECT_DELTA_COLUMNS.index("state")] = (
-                f"(%s || ({CHANGE}.{change.pk})::text || %s)::jsonb",
-                [head, entry.state_json[len(head) + len("null") :]],
-            )
     sql, values = object_delta.select([rows.object_row(entry)], given, ", ".join(sources))
     shared = ("revision_id", "content_type_id", "content_id", "created_at")
     returned = {name: object_delta.quoted[OBJECT_DELTA_COLUMNS.index(name)] for name in shared}
@@ -707,28 +693,21 @@ def state_json(
     attributes: list[tuple[AttributeEntry, str | None, str | None]],
     encoded: Callable[[ObjectEntry, AttributeEntry, Any], str | None],
 ) -> str | None:
-    """The object's state after ``entry`` as JSON text by field name (``snapshot.stored_values()`` reads it), if known.
+    """An update's ``entry.state`` as JSON text by field name (``snapshot.stored_values()`` reads it), if any.
 
-    A create's is the values it sets, a delete's the values it unsets: every
-    field, as a snapshot would fold them from its attribute deltas. An
-    update's is ``entry.state``, the changed values already encoded.
+    The changed values are encoded already. A create or a delete stores none:
+    its attribute deltas hold every field, and snapshots read them in one seek.
     """
-    if entry.action == UPDATE:
-        if entry.state is None:
-            return None
-        changed = {attribute.name: new for attribute, _, new in attributes}
-        values = {
-            name: changed[name]
-            if name in changed
-            else encoded(entry, AttributeEntry(name, SET, None, "", None, value), value)
-            for name, value in entry.state.items()
-        }
-    else:
-        values = {attribute.name: new if attribute.action == SET else old for attribute, old, new in attributes}
-    pk = entry.model._meta.pk.name
-    if pk in values:  # first, where a write that learns it from the database puts it (one_statement())
-        values = {pk: values.pop(pk), **values}
-    # Names are fields' and relations' Python identifiers: nothing in them to escape.
+    if entry.state is None:
+        return None
+    changed = {attribute.name: new for attribute, _, new in attributes}
+    values = {
+        name: changed[name]
+        if name in changed
+        else encoded(entry, AttributeEntry(name, SET, None, "", None, value), value)
+        for name, value in entry.state.items()
+    }
+    # Names are fields' Python identifiers: nothing in them to escape.
     return "{" + ",".join(f'"{name}":{"null" if value is None else value}' for name, value in values.items()) + "}"
 
 
