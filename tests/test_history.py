@@ -4,7 +4,7 @@ import pytest
 from django.contrib.auth.models import User
 from django.contrib.contenttypes.models import ContentType
 from django.core.management import CommandError, call_command
-from django.db import connection, models
+from django.db import NotSupportedError, connection, models
 from django.test.utils import CaptureQueriesContext, isolate_apps
 
 from revy import Context, RegistrationError, RevyTrackedModel
@@ -233,6 +233,8 @@ def test_delta_filters_compose_as_filter_does():
     assert anns.filter(content_id=str(bob.pk)).count() == 0
     with pytest.raises(TypeError, match="slice"):
         anns[:1].creates()
+    with pytest.raises(NotSupportedError, match="filter"):
+        anns.order_by().union(ObjectDelta.objects.order_by()).creates()
 
 
 def test_revision_actors_take_a_query_per_actor_model_whatever_the_deltas():

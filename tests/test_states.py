@@ -74,7 +74,7 @@ def test_writes_that_do_not_know_every_field_store_none_and_snapshots_fold_their
     assert [has_state for _, has_state, _ in snapshots_of(article)] == [False, False]
 
 
-def test_a_page_reads_stored_states_in_one_query_and_seeks_an_oldest_update_that_stored_none():
+def test_a_page_reads_stored_states_in_one_query_and_seeks_the_fold_below_an_update_that_stored_none():
     with Context():
         record = Record.objects.create(title="v0")
         for i in range(1, 6):
@@ -83,7 +83,8 @@ def test_a_page_reads_stored_states_in_one_query_and_seeks_an_oldest_update_that
     history = list(record.history.all())
     assert [d.state is None for d in history] == [False, False, True, False, False, True]  # the last: the create
     expected = [f"v{i}" for i in range(5, -1, -1)]
-    for low, high, queries in ((0, 2, 1), (0, 3, 2), (1, 4, 1), (3, None, 1), (2, 3, 2)):
+    # A second query when an update without state has no create below it on the page: its fold starts below.
+    for low, high, queries in ((0, 2, 1), (0, 3, 2), (1, 4, 2), (3, None, 1), (2, 3, 2), (0, None, 1), (1, 3, 2)):
         with CaptureQueriesContext(connection) as captured:
             page = list(record.history.with_snapshot()[low:high])
         assert [d.snapshot.title for d in page] == expected[low:high]
@@ -102,7 +103,7 @@ def test_as_of_reads_the_stored_state_in_one_query_and_the_attribute_deltas_in_a
         with CaptureQueriesContext(connection) as captured:
             found = record.history.as_of(delta.created_at)
         assert (found.title, found.count) == values
-        assert len(captured) == queries
+        assert len(captured) == (1 if connection.vendor == "mysql" else queries)
 
 
 def test_deleted_reads_each_deletes_state_or_else_its_own_attribute_deltas():
@@ -115,3 +116,27 @@ def test_deleted_reads_each_deletes_state_or_else_its_own_attribute_deltas():
     assert [values["title"] for values in stored] == ["b"]
     ObjectDelta.objects.update(state=None)  # as deltas recorded before states were
     assert [fields(d.snapshot) for d in Record.history.deleted()] == stored
+
+
+def test_a_full_save_of_a_stale_instance_stores_the_row_it_wrote_and_every_read_agrees():
+    """The state is the row as written; deltas without one fold their attribute deltas, on a page as alone."""
+    with Context():
+        record = Record.objects.create(title="A", count=0)
+        Record.objects.filter(pk=record.pk).update(title="B")  # recorded; the instance still holds A
+        record.count = 1
+        record.save()  # writes title A back, which no attribute delta says
+        record.count = 2
+        record.save(update_fields=["count"])
+    deltas = list(record.history.all())
+    assert [d.state is not None for d in deltas] == [False, True, False, False]
+    own = {
+        d.pk: (d.snapshot.title, d.snapshot.count)
+        for d in ObjectDelta.objects.for_object(record).annotate(snapshot=ObjectSnapshot(Record))
+    }
+    assert own[deltas[1].pk] == ("A", 1) == (Record.objects.get().title, 1)
+    for low, high in ((0, None), (0, 1), (0, 2), (1, 3)):
+        page = record.history.with_snapshot()[low:high]
+        assert [(d.snapshot.title, d.snapshot.count) for d in page] == [own[d.pk] for d in deltas[low:high]]
+    for delta in deltas:
+        found = record.history.as_of(delta.created_at)
+        assert (found.title, found.count) == own[delta.pk]

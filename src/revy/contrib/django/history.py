@@ -19,7 +19,7 @@ from typing import Any
 from django.apps import apps
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import DEFAULT_DB_ALIAS, IntegrityError, connections, models, transaction
-from django.db.models import Case, Max, Subquery, Value, When
+from django.db.models import Case, Max, Subquery, When
 from django.db.models.functions import Cast, Coalesce
 from django.db.models.query import ModelIterable
 
@@ -34,9 +34,9 @@ from revy.contrib.django.managers import AttributeDeltaQuerySet, ObjectDeltaQuer
 from revy.contrib.django.records import HistoryRecord, object_records
 from revy.contrib.django.snapshot import (
     DeleteSnapshot,
+    FoldedState,
     ObjectSnapshot,
     OwnChanges,
-    StoredState,
     build_instance,
     snapshot_of,
     stored_values,
@@ -88,11 +88,13 @@ class HistoryQuerySet(ObjectDeltaQuerySet):
     def page_from_statement(self) -> list[models.Model]:
         """This page of the object's deltas with their snapshots, from a statement compiled once per bounds.
 
-        Except on MySQL, the statement gives each delta's stored state, or
-        its own changes where it has none: a create's or a delete's are every
-        field, any other update's snapshot is the one before it with its
-        changes. When the page's oldest delta is such an update, a second
-        statement also gives that delta's snapshot: a seek per field.
+        Each snapshot is what ``ObjectSnapshot`` gives its delta: the state the
+        delta stored, else its fields folded from the attribute deltas. Except
+        on MySQL, the statement gives each delta's state and own changes: a
+        create's or a delete's are every field, and the fold at any other
+        delta is the fold at the one before it with its changes. When that
+        fold starts below the page, a second statement also gives the fold at
+        the page's oldest delta: a seek per field.
         """
         model, using, delta_model = self._model, self.db, self.model
         low, high = self.query.low_mark, self.query.high_mark
@@ -108,15 +110,14 @@ class HistoryQuerySet(ObjectDeltaQuerySet):
             if not folds:
                 snapshots = deltas.annotate(snapshot=ObjectSnapshot(model))
                 return snapshots.values_list(*attnames, "snapshot")[low:high]
-            changes = Case(When(state__isnull=True, then=OwnChanges()))
+            folded = deltas.annotate(changes=OwnChanges())
             if not with_base:
-                return deltas.annotate(changes=changes).values_list(*attnames, "changes")[low:high]
+                return folded.values_list(*attnames, "changes")[low:high]
             # The oldest of the page: the one at its far end, or the object's first when the page ends the history.
             first = Subquery(deltas.order_by("pk").values("pk")[:1])
             oldest = first if high is None else Coalesce(Subquery(deltas.values("pk")[high - 1 : high]), first)
-            base = Case(When(pk=oldest, then=StoredState(model)))
-            folded = deltas.annotate(changes=changes, base=base)
-            return folded.values_list(*attnames, "changes", "base")[low:high]
+            base = Case(When(pk=oldest, then=FoldedState(model)))
+            return folded.annotate(base=base).values_list(*attnames, "changes", "base")[low:high]
 
         def statement(with_base: bool) -> Any:
             key = ("page", delta_model, model, spec_for(model), using, low, high, with_base)
@@ -127,8 +128,8 @@ class HistoryQuerySet(ObjectDeltaQuerySet):
         rows = page_statement.rows(using, **self.snapshot_page)
         columns = len(attnames)
         state_column, action_column = attnames.index("state"), attnames.index("action")
-        if folds and rows and not knows_state(rows[-1][state_column], rows[-1][action_column]):
-            page_statement = statement(with_base=True)  # its snapshot is a seek per field
+        if folds and folds_below_page([(row[state_column], row[action_column]) for row in reversed(rows)]):
+            page_statement = statement(with_base=True)  # the fold at its oldest delta: a seek per field
             rows = page_statement.rows(using, **self.snapshot_page)
         converters = [page_statement.converter(i, using) for i in range(columns)]
         page = []
@@ -140,18 +141,17 @@ class HistoryQuerySet(ObjectDeltaQuerySet):
             for delta, row in zip(page, rows, strict=True):
                 delta.snapshot = convert_snapshot(row[columns])
             return page
-        state: dict[str, Any] = {}
+        fold: dict[str, Any] = {}  # the fields folded from the attribute deltas, up to each delta
+        chained = any(delta.state is None and delta.action not in WHOLE for delta in page)
         for delta, row in zip(reversed(page), reversed(rows), strict=True):
-            base = row[columns + 1] if len(row) > columns + 1 else None  # when the oldest has no state
-            if delta.state is not None:  # decoded with the delta
-                state = delta.state
-            elif base is not None:
-                state = stored_values(base)
+            base = row[columns + 1] if len(row) > columns + 1 else None  # the fold at the oldest, if asked
+            if base is not None:
+                fold = stored_values(base)
             elif delta.action in WHOLE:
-                state = stored_values(row[columns])
-            else:
-                state = {**state, **stored_values(row[columns])}
-            delta.snapshot = snapshot_of(model, state, using)
+                fold = stored_values(row[columns])
+            elif chained:
+                fold = {**fold, **stored_values(row[columns])}
+            delta.snapshot = snapshot_of(model, fold if delta.state is None else delta.state, using)
         return page
 
     def records(self) -> list[HistoryRecord]:
@@ -185,23 +185,25 @@ class HistoryQuerySet(ObjectDeltaQuerySet):
             deltas = deltas_of_one_object(self.model, using).filter(created_at__lte=moment).order_by("-pk")
             if not stored:
                 return deltas.annotate(snapshot=ObjectSnapshot(model)).values_list("action", "snapshot")[:1]
-            changes: Any = Case(When(state__isnull=True, action=ACTION_CREATE, then=OwnChanges()))
-            if connections[using].vendor == "mysql":  # GROUP_CONCAT would cut a create's values
-                changes = Value(None, models.TextField())
+            changes = Case(When(state__isnull=True, action=ACTION_CREATE, then=OwnChanges()))
             return deltas.annotate(changes=changes).values_list("action", "state", "changes")[:1]
 
         assert self.whole_history is not None
         key = ("as_of", self.model, model, spec_for(model), using)
-        rows = compiled((*key, "stored"), lambda: build(stored=True)).rows(using, **self.whole_history, when=when)
+        if connections[using].vendor != "mysql":  # whose GROUP_CONCAT would cut a create's values
+            rows = compiled((*key, "stored"), lambda: build(stored=True)).rows(using, **self.whole_history, when=when)
+            if not rows:
+                return None, None
+            action, state, changes = rows[0]
+            if action == ACTION_DELETE:
+                return action, None
+            if state is not None or changes is not None:
+                return action, snapshot_of(model, stored_values(state if state is not None else changes), using)
+        statement = compiled(key, lambda: build(stored=False))  # the state, or else a seek per field
+        rows = statement.rows(using, **self.whole_history, when=when)
         if not rows:
             return None, None
-        action, state, changes = rows[0]
-        if action == ACTION_DELETE:
-            return action, None
-        if state is not None or changes is not None:
-            return action, snapshot_of(model, stored_values(state if state is not None else changes), using)
-        statement = compiled(key, lambda: build(stored=False))  # no state stored: a seek per field
-        action, snapshot = statement.rows(using, **self.whole_history, when=when)[0]
+        action, snapshot = rows[0]
         return action, statement.converter(1, using)(snapshot)
 
     def field_history(self, name: str) -> Any:
@@ -271,9 +273,17 @@ class HistoryQuerySet(ObjectDeltaQuerySet):
 WHOLE = (ACTION_CREATE, ACTION_DELETE)
 
 
-def knows_state(state: Any, action: int) -> bool:
-    """Whether a delta of a page gives its snapshot by itself: its stored state, or its own changes."""
-    return state is not None or action in WHOLE
+def folds_below_page(oldest_first: list[tuple[Any, int]]) -> bool:
+    """Whether a page's (state, action) pairs, oldest first, have an update without state and no whole delta below it.
+
+    Its snapshot is then the fold of the attribute deltas from below the page.
+    """
+    for state, action in oldest_first:
+        if action in WHOLE:
+            return False
+        if state is None:
+            return True
+    return False
 
 
 class _OwnRowCondition(DeltaRowExpression):

@@ -80,6 +80,7 @@ class DeltaQuerySet(models.QuerySet):
         ``for_object()`` against 10 µs here, and a quarter of the 220 µs that
         ``book.history.as_of(t)`` took on SQLite.
         """
+        self._not_support_combined_queries("filter")  # type: ignore[attr-defined]
         if self.query.is_sliced:
             raise TypeError("Cannot filter a query once a slice has been taken.")
         clone: Self = self._chain()  # type: ignore[attr-defined]

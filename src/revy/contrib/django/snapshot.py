@@ -134,7 +134,19 @@ class ObjectSnapshot(DeltaRowExpression):
     def stored_sql(
         self, compiler: Any, connection: Any, own: dict[str, str] | None = None
     ) -> tuple[str, list[Any]]:
-        """SQL of the fields' stored values at this delta as ``stored_values()`` text, the model's or not."""
+        """SQL of the fields' stored values at this delta as ``stored_values()`` text, the model's or not.
+
+        The state the delta stored, when it did; else the values folded from the attribute deltas.
+        """
+        own = own or _own_columns(self, compiler)
+        sql, params = self.folded_sql(compiler, connection, own)
+        text = models.TextField().cast_db_type(connection)
+        return f"COALESCE(CAST({own['state']} AS {text}), {sql})", params
+
+    def folded_sql(
+        self, compiler: Any, connection: Any, own: dict[str, str] | None = None
+    ) -> tuple[str, list[Any]]:
+        """SQL of the fields' values at this delta folded from the attribute deltas, as ``stored_values()`` text."""
         own = own or _own_columns(self, compiler)
         names = tuple(field.name for field in self.fields)
         key = (connection.vendor, _attribute_delta_model(), names, tuple(own.values()))
@@ -180,8 +192,11 @@ class DeleteSnapshot(ObjectSnapshot):
         return f"COALESCE(CAST({own['state']} AS {text}), {own_sql})", own_params
 
 
-class StoredState(ObjectSnapshot):
-    """The text ``ObjectSnapshot`` turns into an instance, for rows known to be deltas of ``model``."""
+class FoldedState(ObjectSnapshot):
+    """For rows known to be deltas of ``model``: the fields folded from the attribute deltas, as text.
+
+    Not the state a delta stored: what ``ObjectSnapshot`` gives a delta that stored none.
+    """
 
     def __init__(self, model: type[models.Model]):
         super().__init__(model)
@@ -190,7 +205,7 @@ class StoredState(ObjectSnapshot):
     def as_sql(  # type: ignore[override]
         self, compiler: Any, connection: Any, **extra_context: Any
     ) -> tuple[str, list[Any]]:
-        return self.stored_sql(compiler, connection)
+        return self.folded_sql(compiler, connection)
 
 
 class OwnChanges(DeltaRowExpression):
@@ -256,9 +271,7 @@ def _fields_sql(connection: Any, own: dict[str, str], names: tuple[str, ...]) ->
         own_sql, own_params = own_changes_sql(connection, own)
         fields_sql = f"CASE WHEN {own['action']} IN (%s, %s) THEN {own_sql} ELSE {fields_sql} END"
         fields_params = [ACTION_CREATE, ACTION_DELETE, *own_params, *fields_params]
-    # The state its write stored, when it knew every field: then no attribute delta is read.
-    text = models.TextField().cast_db_type(connection)
-    return f"COALESCE(CAST({own['state']} AS {text}), {fields_sql})", fields_params
+    return fields_sql, fields_params
 
 
 def own_changes_sql(connection: Any, own: dict[str, str]) -> tuple[str, list[Any]]:
