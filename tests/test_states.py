@@ -83,8 +83,8 @@ def test_a_page_reads_stored_states_in_one_query_and_seeks_the_fold_below_an_upd
     history = list(record.history.all())
     assert [d.state is None for d in history] == [False, False, True, False, False, True]  # the last: the create
     expected = [f"v{i}" for i in range(5, -1, -1)]
-    # A second query when an update without state has no create below it on the page: its fold starts below.
-    for low, high, queries in ((0, 2, 1), (0, 3, 2), (1, 4, 2), (3, None, 1), (2, 3, 2), (0, None, 1), (1, 3, 2)):
+    # A second query when the fold at an update without state passes a state or starts below the page.
+    for low, high, queries in ((0, 2, 1), (0, 3, 2), (1, 4, 2), (3, None, 1), (2, 3, 2), (0, None, 2), (1, 3, 2)):
         with CaptureQueriesContext(connection) as captured:
             page = list(record.history.with_snapshot()[low:high])
         assert [d.snapshot.title for d in page] == expected[low:high]

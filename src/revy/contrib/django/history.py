@@ -90,11 +90,12 @@ class HistoryQuerySet(ObjectDeltaQuerySet):
 
         Each snapshot is what ``ObjectSnapshot`` gives its delta: the state the
         delta stored, else its fields folded from the attribute deltas. Except
-        on MySQL, the statement gives each delta's state and own changes: a
-        create's or a delete's are every field, and the fold at any other
+        on MySQL, the statement gives each delta's state, or its own changes:
+        a create's or a delete's are every field, and the fold at any other
         delta is the fold at the one before it with its changes. When that
-        fold starts below the page, a second statement also gives the fold at
-        the page's oldest delta: a seek per field.
+        fold passes a delta with a state or starts below the page, a second
+        statement gives every delta's own changes and the fold at the page's
+        oldest delta: a seek per field.
         """
         model, using, delta_model = self._model, self.db, self.model
         low, high = self.query.low_mark, self.query.high_mark
@@ -110,9 +111,10 @@ class HistoryQuerySet(ObjectDeltaQuerySet):
             if not folds:
                 snapshots = deltas.annotate(snapshot=ObjectSnapshot(model))
                 return snapshots.values_list(*attnames, "snapshot")[low:high]
+            if not with_base:  # the own changes of the deltas without state only
+                changes = Case(When(state__isnull=True, then=OwnChanges()))
+                return deltas.annotate(changes=changes).values_list(*attnames, "changes")[low:high]
             folded = deltas.annotate(changes=OwnChanges())
-            if not with_base:
-                return folded.values_list(*attnames, "changes")[low:high]
             # The oldest of the page: the one at its far end, or the object's first when the page ends the history.
             first = Subquery(deltas.order_by("pk").values("pk")[:1])
             oldest = first if high is None else Coalesce(Subquery(deltas.values("pk")[high - 1 : high]), first)
@@ -274,14 +276,19 @@ WHOLE = (ACTION_CREATE, ACTION_DELETE)
 
 
 def folds_below_page(oldest_first: list[tuple[Any, int]]) -> bool:
-    """Whether a page's (state, action) pairs, oldest first, have an update without state and no whole delta below it.
+    """Whether a page's (state, action) pairs, oldest first, hold an update without state folded from below.
 
-    Its snapshot is then the fold of the attribute deltas from below the page.
+    The fold at such an update starts from the nearest create or delete
+    below it, through deltas without state only; else it needs the fold at
+    the page's oldest delta and the own changes of every delta.
     """
+    from_whole = False
     for state, action in oldest_first:
         if action in WHOLE:
-            return False
-        if state is None:
+            from_whole = True
+        elif state is not None:
+            from_whole = False
+        elif not from_whole:
             return True
     return False
 
