@@ -183,13 +183,10 @@ class DeleteSnapshot(ObjectSnapshot):
     delta key, and none of the per-field SQL for the database to plan.
     """
 
-    def stored_sql(self, compiler: Any, connection: Any, own: dict[str, str] | None = None) -> tuple[str, list[Any]]:
+    def folded_sql(self, compiler: Any, connection: Any, own: dict[str, str] | None = None) -> tuple[str, list[Any]]:
         if connection.vendor == "mysql":  # GROUP_CONCAT would cut the values
-            return super().stored_sql(compiler, connection, own)
-        own = own or _own_columns(self, compiler)
-        own_sql, own_params = own_changes_sql(connection, own)
-        text = models.TextField().cast_db_type(connection)
-        return f"COALESCE(CAST({own['state']} AS {text}), {own_sql})", own_params
+            return super().folded_sql(compiler, connection, own)
+        return own_changes_sql(connection, own or _own_columns(self, compiler))
 
 
 class FoldedState(ObjectSnapshot):
