@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from django.contrib.auth.models import User
 from django.core.files.base import ContentFile
 from django.db import connection, models
 from django.test.utils import CaptureQueriesContext, isolate_apps, override_settings
@@ -30,6 +31,7 @@ from tests.testapp.models import (
     Audited,
     Author,
     Category,
+    Jotted,
     Money,
     Post,
     Record,
@@ -147,6 +149,21 @@ def test_a_tracked_models_own_save_and_delete_overrides_keep_working(mode: str) 
         "name": ("t", "t2"),
         "saves": (1, 2),
     }
+
+
+@in_either_mode
+def test_a_models_own_setattr_after_revy_in_its_bases_sees_every_assignment(mode: str) -> None:
+    user = User.objects.create(username="ann")
+    Jotted.objects.create(name="a")
+    loaded = Jotted.objects.get()
+    assert set(loaded.jotted) >= {"_state", "id", "name"}  # each attribute Django set while loading it
+    with Context.via_actor(None), Context.via_attribute_delta_description("bot"):
+        loaded.name = "by bot"
+    assert loaded.jotted[-1] == "name"
+    with Context.via_actor(user):
+        loaded.save()
+    change = AttributeDelta.objects.get(field_name="name", new_value="by bot")
+    assert (change.actor, change.description) == (None, "bot")  # revy still noted who assigned it
 
 
 # Every field type stored through the field.

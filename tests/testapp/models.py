@@ -305,3 +305,15 @@ class Player(RevyTrackedModel):
 
     name = models.CharField(max_length=50)
     badges = models.ManyToManyField(Badge, related_name="+", blank=True)
+
+
+class Jotting:
+    """Not a model: a mixin of a model's own, with its own ``__setattr__``, listed after RevyTrackedModel."""
+
+    def __setattr__(self, name: str, value: object) -> None:
+        self.__dict__.setdefault("jotted", []).append(name)
+        super().__setattr__(name, value)
+
+
+class Jotted(RevyTrackedModel, Jotting):
+    name = models.CharField(max_length=50)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator, Mapping
+from functools import cache
 from typing import Any
 
 from django.apps import apps
@@ -47,9 +48,11 @@ def build_instance(model: type[models.Model], stored: dict[str, Any], using: str
     while adding). The tracker knows no saved values, so a tracked save reads
     the row first (one SELECT) and records what it puts back, or a create.
     """
-    values = {
-        field.attname: from_stored(field, stored[field.name]) for field in tracked_fields(model) if field.name in stored
-    }
+    values = {}
+    for name, attname, field, as_is in _loaders(model):
+        if name in stored:
+            value = stored[name]
+            values[attname] = value if type(value) is as_is else from_stored(field, value)
     concrete = model._meta.concrete_fields
     if len(values) == len(concrete):
         # Every field known: Django's positional path, a sixth of the instance's cost less than keywords.
@@ -60,6 +63,24 @@ def build_instance(model: type[models.Model], stored: dict[str, Any], using: str
     instance._state.db = using
     getattr(instance, "_" + TRACKER_NAME).saved_data = {}
     return instance
+
+
+# Fields whose to_python() gives back a stored value of this type as it is: skipping the call for
+# them took a sixth off building a snapshot of the bench's model (benchmarks.profile_reads).
+_LOADED_AS_IS = {
+    models.CharField.to_python: str,
+    models.TextField.to_python: str,
+    models.IntegerField.to_python: int,
+    models.BooleanField.to_python: bool,
+}
+
+
+@cache
+def _loaders(model: type[models.Model]) -> tuple[tuple[str, str, models.Field, type | None], ...]:
+    """Per tracked field of ``model``: its name, attname, itself, and the type of stored value it loads as it is."""
+    return tuple(
+        (field.name, field.attname, field, _LOADED_AS_IS.get(type(field).to_python)) for field in tracked_fields(model)
+    )
 
 
 def snapshot_of(model: type[models.Model], stored: Mapping[str, Any], using: str) -> models.Model | None:
@@ -94,6 +115,16 @@ class SnapshotField(models.Field):
         return snapshot_of(self.snapshot_model, stored_values(value), connection.alias)
 
 
+@cache
+def snapshot_field(model: type[models.Model]) -> SnapshotField:
+    """The output field of the snapshots of ``model``: one per model, as building a field costs a read's compile."""
+    return SnapshotField(model)
+
+
+# What a snapshot's SQL casts its JSON text to, built once.
+TEXT = models.TextField()
+
+
 def _attribute_delta_model() -> type[models.Model]:
     return apps.get_model(conf.attribute_delta_model_label())
 
@@ -112,7 +143,7 @@ class ObjectSnapshot(DeltaRowExpression):
 
     def __init__(self, model: type[models.Model]):
         self.fields = tracked_fields(model)
-        super().__init__(output_field=SnapshotField(model))
+        super().__init__(output_field=snapshot_field(model))
         self.model = model
 
     def as_sql(  # type: ignore[override]
@@ -140,7 +171,7 @@ class ObjectSnapshot(DeltaRowExpression):
         """
         own = own or _own_columns(self, compiler)
         sql, params = self.folded_sql(compiler, connection, own)
-        text = models.TextField().cast_db_type(connection)
+        text = TEXT.cast_db_type(connection)
         return f"COALESCE(CAST({own['state']} AS {text}), {sql})", params
 
     def folded_sql(
@@ -172,7 +203,7 @@ class ObjectSnapshot(DeltaRowExpression):
         page.explain_info = None
         page.select_for_update = False
         page.clear_select_clause()
-        page.add_fields([page.get_meta().pk.attname])
+        page.select = (page.get_meta().pk.get_col(page.get_initial_alias()),)  # add_fields()'s, without its lookup
         sql, params = page.get_compiler(connection=connection).as_sql()
         return f" AND {own_pk} IN (SELECT * FROM ({sql}) revy_page)", list(params)
 
@@ -298,7 +329,7 @@ def _attribute_columns(connection: Any) -> tuple[dict[str, str], str]:
 
 def _stored_value(connection: Any, column: dict[str, str]) -> str:
     """SQL of an attribute delta's stored value as JSON text (the one set, or unset), ``{row}`` its table."""
-    text = models.TextField().cast_db_type(connection)
+    text = TEXT.cast_db_type(connection)
     return (
         f"COALESCE(CAST(CASE WHEN {{row}}{column['action']} = %s THEN {{row}}{column['new_value']} "
         f"ELSE {{row}}{column['old_value']} END AS {text}), 'null')"

@@ -56,6 +56,7 @@ class RevyFieldInstanceTracker(FieldInstanceTracker):
         self.fields = fields
         self.field_map = field_map
         self.state: dict[str, int] = {}  # FieldsContext's count of nested saves, per field
+        self.saved_data: dict[str, Any] = {}
 
     @property
     def instance(self) -> Any:  # type: ignore[override]
@@ -73,19 +74,23 @@ class RevyFieldInstanceTracker(FieldInstanceTracker):
         if not instance.pk:
             self.saved_data = {}
             return
-        # Deferred fields are not known: the tracked fields (all concrete) not loaded.
-        loaded = instance.__dict__
         if fields is None:
-            self.saved_data = {}
-            fields = self.fields
-        for name in fields:
-            attname = self.field_map[name]
-            if attname not in loaded:
-                continue
-            value = loaded[attname]
-            if type(value) not in IMMUTABLE:
-                value = bytes(value) if isinstance(value, memoryview) else lightweight_deepcopy(value)
-            self.saved_data[name] = value
+            self.saved_data = self.copies(instance.__dict__, self.field_map)
+        else:
+            self.saved_data.update(self.copies(instance.__dict__, {name: self.field_map[name] for name in fields}))
+
+    @staticmethod
+    def copies(loaded: Mapping[str, Any], attnames: Mapping[str, str]) -> dict[str, Any]:
+        """The values by field name of the fields ``attnames`` names that ``loaded`` holds, copied where mutable.
+
+        Deferred fields are not known: the tracked fields (all concrete) not loaded.
+        """
+        saved = {name: loaded[attname] for name, attname in attnames.items() if attname in loaded}
+        if not IMMUTABLE.issuperset(map(type, saved.values())):
+            for name, value in saved.items():
+                if type(value) not in IMMUTABLE:
+                    saved[name] = bytes(value) if isinstance(value, memoryview) else lightweight_deepcopy(value)
+        return saved
 
 
 class RevyFieldTracker(FieldTracker):
@@ -152,6 +157,8 @@ class RevyTrackedModel(models.Model):
     revy_fields: Iterable[str] | None = None
     revy_exclude: Iterable[str] = ()
     _revy_attnames: frozenset[str] = frozenset()
+    # The __setattr__ that super() would call from here, found once per class (see __init_subclass__).
+    _revy_next_setattr: Any = object.__setattr__
 
     # Records bulk_create(), bulk_update() and update() (see revy.contrib.django.querysets).
     objects = RevyManager()
@@ -159,9 +166,16 @@ class RevyTrackedModel(models.Model):
     class Meta:
         abstract = True
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        after = cls.__mro__[cls.__mro__.index(RevyTrackedModel) + 1 :]  # object, at least, has one
+        cls._revy_next_setattr = next(base.__dict__["__setattr__"] for base in after if "__setattr__" in base.__dict__)
+
     def __setattr__(self, name: str, value: Any) -> None:
-        super().__setattr__(name, value)
-        if name in self._revy_attnames and "_instance_initialized" in self.__dict__:
+        # Every attribute Django sets while loading an instance comes through here: calling the
+        # next __setattr__ found once, not super()'s, takes a third off this method's cost.
+        self._revy_next_setattr(name, value)
+        if "_instance_initialized" in self.__dict__ and name in self._revy_attnames:
             recording.note_assignment(self, name)
 
     def delete(self, using: str | None = None, keep_parents: bool = False) -> tuple[int, dict[str, int]]:
