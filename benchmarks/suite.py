@@ -51,6 +51,8 @@ from revy.contrib.django.models import AttributeDelta, ObjectDelta, ObjectSnapsh
 
 CHILDREN = 100
 CHANGES = 100
+LOADED = 100
+LOAD = f"load {LOADED} rows (per row)"
 TRANSACTION_CONTROL = ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE")
 
 
@@ -385,6 +387,16 @@ def op_cascade(lib: Library, n: int) -> Batch:
     return batch_of(lib, [parent.delete for parent in fresh_parents(lib, n)])
 
 
+def op_load(lib: Library, n: int) -> Batch:
+    """Loading rows of the tracked model as a list view does: what tracking costs your own reads, per row."""
+    pks = [obj.pk for obj in fresh_items(lib, LOADED)]
+
+    def load() -> list[models.Model]:
+        return list(lib.item.objects.filter(pk__in=pks))
+
+    return batch_of(lib, [load] * n, units=LOADED)
+
+
 def op_bulk(lib: Library, bulk: Callable[[list[models.Model]], Any], n: int) -> Batch:
     objs = [new_item(lib.item, i) for i in range(n)]
     return batch_of(lib, [partial(bulk, objs)], units=n)
@@ -578,6 +590,7 @@ def measure_writes(libs: list[Library], sizes: dict[str, int], done: Done) -> No
         "update all fields": op_update_all,
         "delete": op_delete,
         f"cascade delete, {CHILDREN} children": op_cascade,
+        LOAD: op_load,
     }
     for op, fn in single.items():
         n = sizes["parents"] if fn is op_cascade else rows
