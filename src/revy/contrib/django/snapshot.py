@@ -48,11 +48,9 @@ def build_instance(model: type[models.Model], stored: dict[str, Any], using: str
     while adding). The tracker knows no saved values, so a tracked save reads
     the row first (one SELECT) and records what it puts back, or a create.
     """
-    values = {}
-    for name, attname, field, as_is in _loaders(model):
-        if name in stored:
-            value = stored[name]
-            values[attname] = value if type(value) is as_is else from_stored(field, value)
+    values = {
+        field.attname: from_stored(field, stored[field.name]) for field in tracked_fields(model) if field.name in stored
+    }
     concrete = model._meta.concrete_fields
     if len(values) == len(concrete):
         # Every field known: Django's positional path, a sixth of the instance's cost less than keywords.
@@ -63,24 +61,6 @@ def build_instance(model: type[models.Model], stored: dict[str, Any], using: str
     instance._state.db = using
     getattr(instance, "_" + TRACKER_NAME).saved_data = {}
     return instance
-
-
-# Fields whose to_python() gives back a stored value of this type as it is: skipping the call for
-# them took a sixth off building a snapshot of the bench's model (benchmarks.profile_reads).
-_LOADED_AS_IS = {
-    models.CharField.to_python: str,
-    models.TextField.to_python: str,
-    models.IntegerField.to_python: int,
-    models.BooleanField.to_python: bool,
-}
-
-
-@cache
-def _loaders(model: type[models.Model]) -> tuple[tuple[str, str, models.Field, type | None], ...]:
-    """Per tracked field of ``model``: its name, attname, itself, and the type of stored value it loads as it is."""
-    return tuple(
-        (field.name, field.attname, field, _LOADED_AS_IS.get(type(field).to_python)) for field in tracked_fields(model)
-    )
 
 
 def snapshot_of(model: type[models.Model], stored: Mapping[str, Any], using: str) -> models.Model | None:

@@ -56,7 +56,6 @@ class RevyFieldInstanceTracker(FieldInstanceTracker):
         self.fields = fields
         self.field_map = field_map
         self.state: dict[str, int] = {}  # FieldsContext's count of nested saves, per field
-        self.saved_data: dict[str, Any] = {}
 
     @property
     def instance(self) -> Any:  # type: ignore[override]
@@ -75,17 +74,17 @@ class RevyFieldInstanceTracker(FieldInstanceTracker):
             self.saved_data = {}
             return
         if fields is None:
-            self.saved_data = self.copies(instance.__dict__, self.field_map)
+            self.saved_data = self.copies(instance.__dict__, self.field_map.items())
         else:
-            self.saved_data.update(self.copies(instance.__dict__, {name: self.field_map[name] for name in fields}))
+            self.saved_data.update(self.copies(instance.__dict__, [(name, self.field_map[name]) for name in fields]))
 
     @staticmethod
-    def copies(loaded: Mapping[str, Any], attnames: Mapping[str, str]) -> dict[str, Any]:
-        """The values by field name of the fields ``attnames`` names that ``loaded`` holds, copied where mutable.
+    def copies(loaded: Mapping[str, Any], attnames: Iterable[tuple[str, str]]) -> dict[str, Any]:
+        """The values by field name of the (name, attname) fields that ``loaded`` holds, copied where mutable.
 
         Deferred fields are not known: the tracked fields (all concrete) not loaded.
         """
-        saved = {name: loaded[attname] for name, attname in attnames.items() if attname in loaded}
+        saved = {name: loaded[attname] for name, attname in attnames if attname in loaded}
         if not IMMUTABLE.issuperset(map(type, saved.values())):
             for name, value in saved.items():
                 if type(value) not in IMMUTABLE:
